@@ -1,0 +1,352 @@
+"""The one hardened XML entry point: every parse in airex goes through :func:`parse_xml`.
+
+Threat model: messages arrive from other parties and are hostile until proven otherwise.
+XML's own features are the attack surface: a DOCTYPE can declare entities that read local
+files or fetch URLs (XXE, server-side request forgery) or that expand exponentially or
+quadratically (billion laughs, quadratic blowup); deep nesting and sheer size exhaust
+stack and memory. airex messages never need a DTD, so :func:`parse_xml` refuses any DOCTYPE
+outright, never resolves entities, never loads anything, never touches the network, and
+stops reading as soon as the document nests deeper or grows larger than its
+:class:`ParseLimits`. Input is fed to libxml2 in 64 KiB chunks, so a refusal happens after
+at most one chunk more than the offending bytes; nothing hostile is ever expanded.
+
+Refusals raise :class:`~airex.errors.XmlSecurityError` (codes ``DoctypeForbidden``,
+``DepthLimitExceeded``, ``SizeLimitExceeded``); input that is simply not well-formed raises
+:class:`~airex.errors.XmlSyntaxError` (code ``XmlNotWellFormed``). Both carry status
+``XmlNotWellFormed``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+from lxml import etree
+
+from airex.errors import MessageError, MessageStatus, XmlSecurityError, XmlSyntaxError
+
+__all__ = ["ParseLimits", "local_path", "parse_xml"]
+
+CHUNK_SIZE: Final = 64 * 1024
+"""Bytes fed to the parser at a time; limits are checked between chunks."""
+
+LIBXML2_MAX_DEPTH: Final = 256
+"""libxml2's own nesting limit without ``huge_tree``; a larger ``max_depth`` cannot apply."""
+
+_PARSER_OPTIONS: Final[dict[str, Any]] = {
+    "resolve_entities": False,
+    "load_dtd": False,
+    "no_network": True,
+    "dtd_validation": False,
+    "attribute_defaults": False,
+    "huge_tree": False,
+}
+_DOCTYPE_MARKERS: Final = tuple(
+    "<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParseLimits:
+    """Limits a document must stay within to be parsed at all.
+
+    ``max_bytes`` bounds the encoded document (the file size); ``max_depth`` bounds element
+    nesting, the root element being at depth 1. libxml2 itself stops at depth 256.
+    """
+
+    max_bytes: int = 64 * 1024 * 1024
+    max_depth: int = 100
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 1:
+            raise ValueError(f"max_bytes must be at least 1, not {self.max_bytes}")
+        if self.max_depth < 1:
+            raise ValueError(f"max_depth must be at least 1, not {self.max_depth}")
+
+
+DEFAULT_LIMITS: Final = ParseLimits()
+
+
+def parse_xml(
+    source: bytes | str | os.PathLike[str],
+    limits: ParseLimits = DEFAULT_LIMITS,
+    *,
+    filename: str | None = None,
+) -> etree._ElementTree:
+    """Parse one XML document, refusing anything hostile before it can do harm.
+
+    ``source`` is the document itself when it is ``bytes``, and a file path when it is a
+    ``str`` or path-like (read in chunks, never whole before its size is known to be
+    acceptable). ``filename`` names the source in errors; it defaults to the path.
+
+    Raises :class:`~airex.errors.XmlSecurityError` for a DOCTYPE (any DTD or entity
+    declaration), too deep nesting or too many bytes, :class:`~airex.errors.XmlSyntaxError`
+    for input that is not well-formed XML, and :class:`OSError` when the file cannot be read.
+    Elements keep their ``sourceline``.
+    """
+    if isinstance(source, bytes):
+        if len(source) > limits.max_bytes:
+            raise _size_error(f"document is {len(source)} bytes", limits, filename)
+        return _parse_chunks(_byte_chunks(source), limits, filename)
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        if not isinstance(path, str):
+            raise TypeError("parse_xml() takes a str path, not a bytes path")
+        if path.lstrip().startswith("<"):
+            raise TypeError("parse_xml() takes a str as a file path; pass the document as bytes")
+        name = filename if filename is not None else path
+        size = os.stat(path).st_size
+        if size > limits.max_bytes:
+            raise _size_error(f"file is {size} bytes", limits, name)
+        with open(path, "rb") as stream:
+            return _parse_chunks(iter(lambda: stream.read(CHUNK_SIZE), b""), limits, name)
+    raise TypeError(f"parse_xml() takes bytes or a path, not {type(source).__name__}")
+
+
+def local_path(element: etree._Element) -> str:
+    """A namespace-free XPath to ``element``, e.g. ``/Root/List/Item[3]/Id``.
+
+    Each step is the element's local name, with a 1-based ``[n]`` among the siblings of the
+    same local name only when its parent has more than one child of that name.
+    """
+    steps: list[str] = []
+    node: etree._Element | None = element
+    while node is not None:
+        name = _local_name(node)
+        parent = node.getparent()
+        if parent is not None:
+            index = count = 0
+            for sibling in parent:
+                if _local_name(sibling) == name:
+                    count += 1
+                    if sibling is node:
+                        index = count
+            if count > 1:
+                name = f"{name}[{index}]"
+        steps.append(name)
+        node = parent
+    return "/" + "/".join(reversed(steps))
+
+
+def _local_name(node: etree._Element) -> str:
+    tag: object = node.tag
+    if isinstance(tag, str):
+        return tag.rpartition("}")[2]
+    if isinstance(node, etree._Comment):
+        return "comment()"
+    if isinstance(node, etree._ProcessingInstruction):
+        return "processing-instruction()"
+    return "node()"
+
+
+def _byte_chunks(data: bytes) -> Iterator[bytes]:
+    view = memoryview(data)
+    for start in range(0, len(data), CHUNK_SIZE):
+        yield bytes(view[start : start + CHUNK_SIZE])
+
+
+class _DoctypeFound(Exception):
+    """Raised inside the sniffer to stop it once it has seen what it looks for."""
+
+
+class _DoctypeSniffer:
+    """A parser target that only notices a DOCTYPE in the prolog, then gives up at the root.
+
+    lxml's tree builder has no DOCTYPE event and a document without a root element has no
+    tree to look at, so a second, tree-less parser watches the prolog for libxml2's DOCTYPE
+    callback. It never builds anything and stops at the first start tag.
+    """
+
+    def __init__(self) -> None:
+        self.declared: str | None = None
+        self.finished = False
+        self._parser = etree.XMLParser(target=self, **_PARSER_OPTIONS)
+        self._newlines = 0
+        self._tail = b""
+        self.line: int | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        """Feed one chunk; afterwards ``declared`` is set if the prolog declared one."""
+        try:
+            self._parser.feed(chunk)
+        except Exception:  # any failure just ends sniffing; the tree parser reports
+            self.finished = True
+        if self.declared is not None:
+            self.line = self._locate(chunk)
+        self._newlines += chunk.count(b"\n")
+        self._tail = chunk[-32:]
+
+    def _locate(self, chunk: bytes) -> int | None:
+        # Best effort: the first DOCTYPE keyword in the bytes fed so far (ASCII or UTF-16).
+        window = self._tail + chunk
+        found = [pos for pos in (window.find(marker) for marker in _DOCTYPE_MARKERS) if pos >= 0]
+        if not found:
+            return None
+        before = self._newlines - self._tail.count(b"\n")
+        return 1 + before + window.count(b"\n", 0, min(found))
+
+    # parser target interface
+    def doctype(self, name: str | None, pubid: str | None, system: str | None) -> None:
+        self.declared = name or ""
+        raise _DoctypeFound
+
+    def start(self, *_args: object) -> None:
+        self.finished = True
+        raise _DoctypeFound
+
+    def end(self, _tag: object) -> None:
+        """Unused: sniffing ends at the first start tag."""
+
+    def data(self, _data: object) -> None:
+        """Unused: no text is collected."""
+
+    def comment(self, _text: object) -> None:
+        """Unused: comments in the prolog are allowed."""
+
+    def close(self) -> None:
+        """Unused: the sniffer is never closed, only dropped."""
+
+
+def _parse_chunks(
+    chunks: Iterable[bytes], limits: ParseLimits, name: str | None
+) -> etree._ElementTree:
+    parser = etree.XMLPullParser(events=("start", "end"), base_url=name, **_PARSER_OPTIONS)
+    sniffer: _DoctypeSniffer | None = _DoctypeSniffer()
+    depth = 0
+    total = 0
+    root: etree._Element | None = None
+
+    def drain() -> None:
+        nonlocal depth, root
+        for event, element in parser.read_events():
+            if event == "start" and isinstance(element, etree._Element):
+                depth += 1
+                if root is None:
+                    root = element
+                    _refuse_docinfo_doctype(element, name)
+                if depth > limits.max_depth:
+                    raise _depth_error(element, limits, name)
+            elif event == "end":
+                depth -= 1
+
+    for chunk in chunks:
+        total += len(chunk)
+        if total > limits.max_bytes:
+            raise _size_error(f"more than {limits.max_bytes} bytes were read", limits, name)
+        if sniffer is not None:
+            sniffer.feed(chunk)
+            if sniffer.declared is not None:
+                raise _doctype_error(sniffer.declared, sniffer.line, name)
+            if sniffer.finished:
+                sniffer = None
+        try:
+            parser.feed(chunk)
+        except etree.XMLSyntaxError as exc:
+            raise _syntax_error(parser, exc, name) from None
+        # With resolve_entities=False lxml stops quietly on an undefined entity: look at the log.
+        _raise_logged_error(parser, name)
+        drain()
+
+    if total == 0:
+        raise XmlSyntaxError([_not_well_formed("document is empty", 1)], source=name)
+    try:
+        parser.close()
+    except etree.XMLSyntaxError as exc:
+        raise _syntax_error(parser, exc, name) from None
+    _raise_logged_error(parser, name)
+    drain()
+    if root is None:  # pragma: no cover - libxml2 refuses a document without a root element
+        raise XmlSyntaxError([_not_well_formed("document has no root element", 1)], source=name)
+    return root.getroottree()
+
+
+def _refuse_docinfo_doctype(root: etree._Element, name: str | None) -> None:
+    """Second line of defence: the tree's own record of a DOCTYPE, seen at the root tag."""
+    docinfo: Any = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise _doctype_error(str(docinfo.root_name or ""), None, name)
+
+
+def _raise_logged_error(parser: etree.XMLPullParser, name: str | None) -> None:
+    log: Any = parser.feed_error_log
+    errors = list(log.filter_from_errors())
+    if errors:
+        first = errors[0]
+        raise XmlSyntaxError([_libxml2_error(first.message, first.line, first.column)], name)
+
+
+def _syntax_error(
+    parser: etree.XMLPullParser, exc: etree.XMLSyntaxError, name: str | None
+) -> XmlSyntaxError:
+    # The exception's own error_log may hold stale entries from earlier parses in this thread;
+    # the feed parser's log holds exactly this run's.
+    log: Any = parser.feed_error_log
+    errors = list(log.filter_from_errors())
+    if errors:
+        first = errors[0]
+        return XmlSyntaxError([_libxml2_error(first.message, first.line, first.column)], name)
+    line, column = exc.position
+    message = str(exc.msg).rsplit(", line ", 1)[0]
+    return XmlSyntaxError([_libxml2_error(message, line, column)], name)
+
+
+def _libxml2_error(message: object, line: object, column: object) -> MessageError:
+    text = str(message).strip() or "unknown parser error"
+    at_line = line if isinstance(line, int) and line > 0 else None
+    where = f" at line {at_line}" if at_line is not None else ""
+    if where and isinstance(column, int) and column > 0:
+        where += f", column {column}"
+    return _not_well_formed(f"document is not well-formed XML: {text}{where}", at_line)
+
+
+def _not_well_formed(message: str, line: int | None) -> MessageError:
+    return MessageError(
+        code="XmlNotWellFormed",
+        message=message,
+        line=line,
+        status=MessageStatus.XML_NOT_WELL_FORMED,
+    )
+
+
+def _security(code: str, message: str, line: int | None, name: str | None) -> XmlSecurityError:
+    error = MessageError(
+        code=code, message=message, line=line, status=MessageStatus.XML_NOT_WELL_FORMED
+    )
+    return XmlSecurityError([error], source=name)
+
+
+def _doctype_error(doctype: str, line: int | None, name: str | None) -> XmlSecurityError:
+    what = f"<!DOCTYPE {doctype[:64]}>" if doctype else "<!DOCTYPE>"
+    where = f"at line {line}" if line is not None else "before its root element"
+    return _security(
+        "DoctypeForbidden",
+        f"document has a DOCTYPE declaration ({what}) {where}; DOCTYPEs, DTDs and entity "
+        "declarations are forbidden",
+        line,
+        name,
+    )
+
+
+def _depth_error(
+    element: etree._Element, limits: ParseLimits, name: str | None
+) -> XmlSecurityError:
+    sourceline: object = element.sourceline  # lxml-stubs leave it untyped
+    line = sourceline if isinstance(sourceline, int) else None
+    where = f" at line {line}" if line is not None else ""
+    return _security(
+        "DepthLimitExceeded",
+        f"document nests deeper than {limits.max_depth} elements{where}",
+        line,
+        name,
+    )
+
+
+def _size_error(what: str, limits: ParseLimits, name: str | None) -> XmlSecurityError:
+    return _security(
+        "SizeLimitExceeded",
+        f"document is too large: {what}, the limit is {limits.max_bytes} bytes",
+        None,
+        name,
+    )

@@ -1,0 +1,99 @@
+"""The catalogue of error codes airex validation yields: stable, documented, safe to match on.
+
+Each code belongs to one MessageStatus (the acknowledgement category). The README's table is
+generated from this catalogue, and a test checks that every code validation can yield is here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airex.errors import MessageStatus
+
+__all__ = ["CODES", "ErrorCode", "status_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    """A stable error code, the status it implies, and what it means."""
+
+    code: str
+    status: MessageStatus
+    meaning: str
+
+
+_NWF = MessageStatus.XML_NOT_WELL_FORMED
+_XSD = MessageStatus.SCHEMA_INVALID
+_BR = MessageStatus.BUSINESS_RULE_VIOLATION
+
+CODES: dict[str, ErrorCode] = {
+    e.code: e
+    for e in [
+        # --- refused before parsing (hardened XML entry point) ---
+        ErrorCode("XmlNotWellFormed", _NWF, "the input is not well-formed XML"),
+        ErrorCode("DoctypeForbidden", _NWF, "a DOCTYPE / DTD (and so any entity) is present"),
+        ErrorCode("DepthLimitExceeded", _NWF, "elements nest deeper than the limit (100)"),
+        ErrorCode("SizeLimitExceeded", _NWF, "the document is larger than the receiver's limit"),
+        # --- root element ---
+        ErrorCode("UnknownMessageType", _XSD, "the root element is not an airex message family"),
+        ErrorCode("WrongNamespace", _XSD, "the root element is not in namespace urn:airex:xml:1"),
+        # --- XSD validation (libxml2 error kinds, grouped) ---
+        ErrorCode("MissingElement", _XSD, "a required child element is missing"),
+        ErrorCode("UnexpectedElement", _XSD, "an element is not allowed here (or out of order)"),
+        ErrorCode("MissingAttribute", _XSD, "a required attribute is missing"),
+        ErrorCode("UnexpectedAttribute", _XSD, "an attribute is not allowed here"),
+        ErrorCode(
+            "UnexpectedContent", _XSD, "text where only elements are allowed, or the reverse"
+        ),
+        ErrorCode("UnsupportedSchemaVersion", _XSD, "SchemaVersion is not 1.0"),
+        ErrorCode("ValueNotAllowed", _XSD, "a value is not one of the allowed values"),
+        ErrorCode("UnknownCurrency", _XSD, "not an active ISO 4217 alphabetic currency code"),
+        ErrorCode("UnknownTerritory", _XSD, "not an ISO 3166-1 alpha-2 code (or Worldwide)"),
+        ErrorCode("InvalidIdentifier", _XSD, "an id is not 1-64 characters of [A-Za-z0-9._:-]"),
+        ErrorCode("InvalidPartyId", _XSD, "a party id is not PADPIDA + letters/digits (<= 64)"),
+        ErrorCode("DateTimeWithoutZone", _XSD, "a date-time has no time zone"),
+        ErrorCode("PatternMismatch", _XSD, "a value does not match its pattern"),
+        ErrorCode("InvalidValue", _XSD, "a value is not of its type (number, date, boolean...)"),
+        ErrorCode("ValueOutOfRange", _XSD, "a number is outside its allowed range"),
+        ErrorCode("TooManyFractionDigits", _XSD, "a decimal has more fraction digits than allowed"),
+        ErrorCode("InvalidLength", _XSD, "a text is empty or longer than allowed"),
+        ErrorCode("SchemaInvalid", _XSD, "any other XSD violation"),
+        # --- business rules: identifiers ---
+        ErrorCode("InvalidISCC", _BR, "not a valid ISCC (as iscc-core decodes it)"),
+        ErrorCode("InvalidISRC", _BR, "not an ISRC (CC-XXX-YY-NNNNN without hyphens)"),
+        ErrorCode("InvalidISWC", _BR, "not an ISWC, or its check digit is wrong"),
+        ErrorCode("InvalidISBN", _BR, "not an ISBN-13, or its check digit is wrong"),
+        ErrorCode("InvalidDOI", _BR, "not a DOI (10.<registrant>/<suffix>)"),
+        ErrorCode("InvalidURL", _BR, "not an absolute http or https URL"),
+        ErrorCode("InvalidProprietaryId", _BR, "a proprietary id is empty or has outer spaces"),
+        ErrorCode("NamespaceMissing", _BR, "a Proprietary WorkId has no Namespace"),
+        ErrorCode("NamespaceNotAllowed", _BR, "a Namespace on a WorkId that is not Proprietary"),
+        # --- business rules: shared types ---
+        ErrorCode("PeriodEndBeforeStart", _BR, "EndDate is before StartDate"),
+        ErrorCode("ExclusionWithoutWorldwide", _BR, "ExcludedTerritoryCode without Worldwide"),
+        # --- business rules: families ---
+        ErrorCode("DuplicateWorkReference", _BR, "two works of a declaration share a reference"),
+        ErrorCode("SharesNotHundred", _BR, "a work's shares for a territory do not sum to 100"),
+        ErrorCode("TariffElementsMismatch", _BR, "a tariff's elements do not fit its TariffType"),
+        ErrorCode("TariffUseTypeNotPermitted", _BR, "a tariff's UseType is not permitted"),
+        ErrorCode("DuplicateTariffId", _BR, "two tariffs of the same terms share a TariffId"),
+        ErrorCode("RecordCountMismatch", _BR, "NumberOfRecords differs from the records present"),
+        ErrorCode("MixedCurrencies", _BR, "amounts that must share a currency do not"),
+        ErrorCode("TotalMismatch", _BR, "TotalAmount is not the exact sum of the line amounts"),
+        ErrorCode("LineAmountMismatch", _BR, "LineAmount is not Quantity x UnitPrice, half-up"),
+        ErrorCode("DueDateBeforeIssueDate", _BR, "an invoice falls due before it is issued"),
+        ErrorCode("AppliedAmountsMismatch", _BR, "applied amounts do not sum to the paid amount"),
+        ErrorCode("NetAmountMismatch", _BR, "a line's NetAmount is not Gross - AdministrationFee"),
+        ErrorCode("StatementTotalMismatch", _BR, "a statement total is not the sum of its lines"),
+        ErrorCode("MessageCountMismatch", _BR, "NumberOfMessages differs from the entries"),
+        ErrorCode("InvalidBatchId", _BR, "BatchId is not a real UTC date and time"),
+        ErrorCode("HashSumLengthMismatch", _BR, "a hash's length does not fit its algorithm"),
+        ErrorCode("InvalidBatchUrl", _BR, "a batch URL leaves the batch folder (.. segment)"),
+    ]
+}
+
+
+def status_of(code: str) -> MessageStatus:
+    """The MessageStatus a code implies (SchemaInvalid for a code not in the catalogue)."""
+    entry = CODES.get(code)
+    return entry.status if entry else MessageStatus.SCHEMA_INVALID
