@@ -295,7 +295,8 @@ def _syntax_error(
 def _libxml2_error(message: object, line: object, column: object) -> MessageError:
     text = str(message).strip() or "unknown parser error"
     at_line = line if isinstance(line, int) and line > 0 else None
-    where = f" at line {at_line}" if at_line is not None else ""
+    # libxml2 sometimes names the line itself ("... line 43"); do not say it twice.
+    where = f" at line {at_line}" if at_line is not None and f"line {at_line}" not in text else ""
     if where and isinstance(column, int) and column > 0:
         where += f", column {column}"
     return _not_well_formed(f"document is not well-formed XML: {text}{where}", at_line)

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
 
 from lxml import etree
 
@@ -71,7 +71,11 @@ def _work_ids(root: Element) -> Iterator[MessageError]:
         if type_ == "Proprietary" and namespace is None:
             yield _error("NamespaceMissing", el, "a Proprietary WorkId needs a Namespace")
         elif type_ != "Proprietary" and namespace is not None:
-            yield _error("NamespaceNotAllowed", el, f"a {type_} WorkId takes no Namespace")
+            yield _error(
+                "NamespaceNotAllowed",
+                el,
+                f"a WorkId of Type {type_} takes no Namespace (only Proprietary ids do)",
+            )
         reason = check_work_id(type_, el.text or "")
         if reason:
             yield _error(WORK_ID_ERROR_CODES[type_], el, f"{type_} {el.text!r}: {reason}")
@@ -377,7 +381,14 @@ _FAMILY_RULES: dict[str, tuple[Rule, ...]] = {
 }
 
 
+# xs:decimal has no digit limit, but the default decimal context rounds to 28 digits: sums and
+# products are computed in a context wide enough to be exact for any document under the size limit.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def business_rule_errors(root: Element, message_type: str) -> Iterator[MessageError]:
     """Every business-rule error of a schema-valid message of ``message_type``, in order."""
     for rule in (*_COMMON_RULES, *_FAMILY_RULES.get(message_type, ())):
-        yield from rule(root)
+        with localcontext(_EXACT):  # not across a yield: the caller keeps its own context
+            errors = list(rule(root))
+        yield from errors

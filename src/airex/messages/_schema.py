@@ -68,7 +68,6 @@ _PATTERN_CODES = {
     r"[A-Za-z0-9._:\-]{1,64}": "InvalidIdentifier",
     "PADPIDA[A-Za-z0-9]+": "InvalidPartyId",
     r".+(Z|[+\-][0-9]{2}:[0-9]{2})": "DateTimeWithoutZone",
-    "[0-9]{17}": "InvalidBatchId",
 }
 
 _CURRENCY_HOLDERS = {"Currency"}  # the element Currency and every attribute Currency
