@@ -34,6 +34,10 @@ CODES: dict[str, ErrorCode] = {
         ErrorCode("DoctypeForbidden", _NWF, "a DOCTYPE / DTD (and so any entity) is present"),
         ErrorCode("DepthLimitExceeded", _NWF, "elements nest deeper than the limit (100)"),
         ErrorCode("SizeLimitExceeded", _NWF, "the document is larger than the receiver's limit"),
+        # --- the file itself (reported by the command line, before any XML is read) ---
+        ErrorCode(
+            "FileUnreadable", MessageStatus.INTERNAL_ERROR, "the file could not be read (OS error)"
+        ),
         # --- root element ---
         ErrorCode("UnknownMessageType", _XSD, "the root element is not an airex message family"),
         ErrorCode("WrongNamespace", _XSD, "the root element is not in namespace urn:airex:xml:1"),
