@@ -212,7 +212,9 @@ class _DoctypeSniffer:
 def _parse_chunks(
     chunks: Iterable[bytes], limits: ParseLimits, name: str | None
 ) -> etree._ElementTree:
-    parser = etree.XMLPullParser(events=("start", "end"), base_url=name, **_PARSER_OPTIONS)
+    # libxml2 wants the base URL in UTF-8: undecodable bytes of a file name must not crash.
+    base_url = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if name else None
+    parser = etree.XMLPullParser(events=("start", "end"), base_url=base_url, **_PARSER_OPTIONS)
     sniffer: _DoctypeSniffer | None = _DoctypeSniffer()
     depth = 0
     total = 0

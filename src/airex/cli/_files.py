@@ -1,0 +1,206 @@
+"""Finding the message files a command works on, and reading them safely.
+
+Folders are walked recursively (symbolic links to folders are not followed, so a link loop
+cannot trap the walk); every entry whose name ends in ``.xml`` is taken, in sorted order, so two
+runs over the same tree report in the same order. ``--exclude`` globs prune what a walk finds.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+import typer
+
+from airex.errors import (
+    MessageError,
+    MessageInvalidError,
+    MessageStatus,
+    UnknownMessageTypeError,
+    XmlRejectedError,
+)
+from airex.formats import ParseLimits
+from airex.messages import AirexMessage, CheckResult, check, parse
+
+__all__ = [
+    "UNREADABLE",
+    "Outcome",
+    "check_file",
+    "collect",
+    "display_name",
+    "format_error",
+    "parse_file",
+    "require_files",
+]
+
+UNREADABLE = "FileUnreadable"
+"""The code reported for a file the operating system would not let airex read."""
+
+_INTERNAL = MessageStatus.INTERNAL_ERROR
+
+
+def display_name(path: str) -> str:
+    """``path`` as printable text (undecodable bytes of a file name shown as ``\\xNN``)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def format_error(name: str, error: MessageError) -> str:
+    """``file:line: CODE path: message`` (without ``:line`` or `` path`` when unknown)."""
+    where = f"{name}:{error.line}" if error.line is not None else name
+    at = f" {error.path}" if error.path else ""
+    return f"{where}: {error.code}{at}: {_one_line(error.message)}"
+
+
+def _matches(relative: str, patterns: list[str]) -> bool:
+    """True when the ``/``-separated ``relative`` path, its name or a folder on it matches."""
+    parts = relative.split("/")
+    candidates = [relative, *parts, *("/".join(parts[:i]) for i in range(1, len(parts)))]
+    return any(fnmatchcase(c, p.strip("/")) for p in patterns for c in candidates)
+
+
+def _walk(folder: str, excludes: list[str]) -> list[str]:
+    found: list[tuple[tuple[str, ...], str]] = []
+
+    def unlistable(exc: OSError) -> None:  # reported when checked, never silently skipped
+        path = os.fspath(exc.filename) if exc.filename is not None else folder
+        rel = os.path.relpath(path, folder)
+        found.append(((() if rel == os.curdir else tuple(rel.split(os.sep))), path))
+
+    for current, dirnames, filenames in os.walk(folder, onerror=unlistable):
+        rel_dir = os.path.relpath(current, folder)
+        rel_parts: tuple[str, ...] = () if rel_dir == os.curdir else tuple(rel_dir.split(os.sep))
+        kept = []
+        for name in sorted(dirnames):
+            rel = (*rel_parts, name)
+            if _matches("/".join(rel), excludes):
+                continue
+            kept.append(name)
+            if name.lower().endswith(".xml"):  # a folder named *.xml: reported as unreadable
+                found.append((rel, os.path.join(current, name)))
+        dirnames[:] = kept
+        for name in filenames:
+            rel = (*rel_parts, name)
+            if name.lower().endswith(".xml") and not _matches("/".join(rel), excludes):
+                found.append((rel, os.path.join(current, name)))
+    return [path for _, path in sorted(found)]
+
+
+def collect(paths: list[str], excludes: list[str], *, param: str = "PATH") -> list[str]:
+    """Every file to check, in order: named files as given, then each folder's XML files.
+
+    Raises a usage error (exit status 2) for a path that does not exist and for a folder that
+    holds no XML file (after ``excludes``).
+    """
+    files: list[str] = []
+    seen: set[str] = set()
+    for path in paths:
+        if not os.path.lexists(path):
+            raise typer.BadParameter(
+                f"no such file or folder: {display_name(path)}", param_hint=param
+            )
+        if os.path.isdir(path):
+            found = _walk(path, excludes)
+            if not found:
+                hint = f" (after --exclude {' '.join(excludes)})" if excludes else ""
+                raise typer.BadParameter(
+                    f"no *.xml file found under folder {display_name(path)}{hint}",
+                    param_hint=param,
+                )
+        else:
+            found = [path]
+        for file in found:
+            key = os.path.normpath(file)
+            if key not in seen:
+                seen.add(key)
+                files.append(file)
+    return files
+
+
+def require_files(paths: list[str], *, param: str = "FILE") -> None:
+    """Raise a usage error unless every path exists and is not a folder."""
+    for path in paths:
+        if not os.path.lexists(path):
+            raise typer.BadParameter(f"no such file: {display_name(path)}", param_hint=param)
+        if os.path.isdir(path):
+            raise typer.BadParameter(
+                f"{display_name(path)} is a folder; name its files "
+                f"(or use `airex validate {display_name(path)}`)",
+                param_hint=param,
+            )
+
+
+def _source(path: str) -> str:
+    # The parser takes a str starting with "<" for a document, not a file name: "./" avoids it.
+    return os.path.join(os.curdir, path) if path.lstrip().startswith("<") else path
+
+
+def _unreadable(exc: OSError) -> MessageError:
+    reason = exc.strerror or exc.__class__.__name__
+    return MessageError(UNREADABLE, f"cannot read the file: {reason}", status=_INTERNAL)
+
+
+@dataclass
+class Outcome:
+    """What checking one file found; ``message`` is set only when it was parsed."""
+
+    name: str
+    result: CheckResult
+    message: AirexMessage | None = None
+
+    @property
+    def valid(self) -> bool:
+        """True when no error was found."""
+        return self.result.valid
+
+    def lines(self) -> list[str]:
+        """One ``file:line: CODE path: message`` line per error (none when valid)."""
+        return [format_error(self.name, error) for error in self.result.errors]
+
+    def as_json(self) -> dict[str, object]:
+        """The object ``airex validate --json`` prints for this file."""
+        return {
+            "file": self.name,
+            "valid": self.result.valid,
+            "message_type": self.result.message_type,
+            "message_id": self.result.message_id,
+            "errors": [error.as_dict() for error in self.result.errors],
+        }
+
+
+def _folder_error(path: str) -> MessageError:
+    if os.access(path, os.R_OK | os.X_OK):
+        reason = "it is a folder, not a file"
+    else:
+        reason = "it is a folder that cannot be listed (permission denied)"
+    return MessageError(UNREADABLE, f"cannot read the file: {reason}", status=_INTERNAL)
+
+
+def check_file(path: str, limits: ParseLimits) -> Outcome:
+    """Validate one file; a file that cannot be read is an error of that file, not a crash."""
+    name = display_name(path)
+    if os.path.isdir(path):
+        return Outcome(name, CheckResult(errors=[_folder_error(path)]))
+    try:
+        result = check(_source(path), limits)
+    except OSError as exc:
+        result = CheckResult(errors=[_unreadable(exc)])
+    result.tree = None  # do not keep every document of a large run in memory
+    return Outcome(name, result)
+
+
+def parse_file(path: str, limits: ParseLimits) -> Outcome:
+    """Parse one file into its model, or collect every error that prevents it."""
+    name = display_name(path)
+    try:
+        message = parse(_source(path), limits=limits)
+    except (XmlRejectedError, UnknownMessageTypeError, MessageInvalidError) as exc:
+        return Outcome(name, CheckResult(errors=exc.errors))
+    except OSError as exc:
+        return Outcome(name, CheckResult(errors=[_unreadable(exc)]))
+    result = CheckResult(message_type=message.message_type, message_id=message.message_id)
+    return Outcome(name, result, message)
