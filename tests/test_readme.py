@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+import airex
 from airex.messages.error_codes import CODES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,3 +42,15 @@ def test_every_error_code_is_documented() -> None:
     """Each code of the catalogue has a row in the README's error-code table."""
     missing = [code for code in CODES if f"| `{code}` |" not in README]
     assert missing == []
+
+
+def test_readme_python_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's Python example runs as written, from the project's root, on valid input."""
+    block = re.search(r"```python\n(.*?)```", README, flags=re.S)
+    assert block is not None
+    monkeypatch.chdir(ROOT)
+    namespace: dict[str, object] = {}
+    exec(compile(block.group(1), "README.md", "exec"), namespace)
+    result = namespace["result"]
+    assert isinstance(result, airex.CheckResult)
+    assert result.errors == []
