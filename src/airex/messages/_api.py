@@ -216,6 +216,9 @@ def parse(
             raise UnknownMessageTypeError(errors, source=_name(source))
     assert tree is not None
     assert message_type is not None
+    # Processing instructions are not content (the XSD ignores them) but pydantic-xml, which
+    # skips comments, would take one for an element: drop them, keeping the text around them.
+    etree.strip_elements(tree, etree.PI, with_tail=False)
     try:
         return MESSAGE_TYPES[message_type].from_xml_tree(tree.getroot())  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -58,7 +58,10 @@ def _decimal(element: Element | None) -> Decimal:
 
 def _date(element: Element, child: str) -> date | None:
     value = _text(element, child)
-    return date.fromisoformat(value[:10]) if value else None
+    try:
+        return date.fromisoformat(value[:10]) if value else None
+    except ValueError:  # xs:date admits years Python's date cannot hold (12026, -0001)
+        return None
 
 
 # --- rules on shared types, wherever they occur -----------------------------------------------

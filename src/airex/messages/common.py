@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Self
 
@@ -33,6 +33,7 @@ __all__ = [
     "Territory",
     "Text",
     "WorkId",
+    "XmlBool",
     "XmlDate",
     "XmlDecimal",
     "new_message_id",
@@ -81,7 +82,34 @@ def _drop_date_zone(value: Any) -> Any:
 XmlDate = Annotated[date, BeforeValidator(_drop_date_zone)]
 """An xs:date (a time zone on the wire is accepted and ignored)."""
 
-DateTimeTZ = AwareDatetime
+
+def _collapse(value: Any) -> Any:
+    # xs:boolean and xs:dateTime collapse white space: "<IsTestFlag> true </IsTestFlag>" is valid.
+    return value.strip() if isinstance(value, str) else value
+
+
+XmlBool = Annotated[bool, BeforeValidator(_collapse)]
+"""An xs:boolean (surrounding white space on the wire is ignored, as the XSD does)."""
+
+_END_OF_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})T24:00:00(?:\.0+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def _xs_date_time(value: Any) -> Any:
+    # xs:dateTime may write the midnight that ends a day as T24:00:00: the same instant as
+    # T00:00:00 of the next day, which is what Python can hold.
+    value = _collapse(value)
+    if isinstance(value, str):
+        match = _END_OF_DAY.match(value)
+        if match:
+            try:
+                next_day = date.fromisoformat(match.group(1)) + timedelta(days=1)
+            except (ValueError, OverflowError):
+                return value  # not a date Python can hold: left for pydantic to refuse
+            return f"{next_day.isoformat()}T00:00:00{match.group(2)}"
+    return value
+
+
+DateTimeTZ = Annotated[AwareDatetime, BeforeValidator(_xs_date_time)]
 """An xs:dateTime that carries a time zone (naive datetimes are refused)."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic_xml import element
 
 from airex.messages.codes import HashSumAlgorithmType, MessageType
-from airex.messages.common import AirexMessage, Identifier, _Model
+from airex.messages.common import AirexMessage, Identifier, XmlBool, _Model
 
 __all__ = ["HashSum", "ManifestMessage", "MessageInBatch"]
 
@@ -31,6 +31,6 @@ class ManifestMessage(AirexMessage, tag="ManifestMessage"):
     """Lists every message of the batch (not itself); NumberOfMessages counts them."""
 
     batch_id: str = element(tag="BatchId")
-    is_test_flag: bool | None = element(tag="IsTestFlag", default=None)
+    is_test_flag: XmlBool | None = element(tag="IsTestFlag", default=None)
     number_of_messages: int = element(tag="NumberOfMessages")
     messages_in_batch: list[MessageInBatch] = element(tag="MessageInBatch", min_length=1)

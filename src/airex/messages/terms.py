@@ -20,6 +20,7 @@ from airex.messages.common import (
     Identifier,
     Territory,
     WorkId,
+    XmlBool,
     XmlDate,
     XmlDecimal,
     _Model,
@@ -124,4 +125,4 @@ class LicenceTerms(_Model, tag="LicenceTerms"):
     user_type: UserType | None = element(tag="UserType", default=None)
     tariffs: list[Tariff] = element(tag="Tariff", min_length=1)
     reporting_obligation: ReportingObligation = element(tag="ReportingObligation")
-    attribution_required: bool | None = element(tag="AttributionRequired", default=None)
+    attribution_required: XmlBool | None = element(tag="AttributionRequired", default=None)
