@@ -14,7 +14,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AwareDatetime, BeforeValidator, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    PlainSerializer,
+    StringConstraints,
+)
 from pydantic_xml import BaseXmlModel, attr, element
 
 from airex.messages.codes import MessageControlType, PartyRole, WorkIdType
@@ -55,8 +61,20 @@ PartyId = Annotated[
 ]
 """A DDEX party id (``PADPIDA`` + letters and digits, at most 64 characters)."""
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-"""Free text: non-empty, at most 1024 characters."""
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_chars(value: str) -> str:
+    # A character XML 1.0 cannot carry (NUL, most C0 controls, U+FFFE...) would only fail later,
+    # inside lxml, when the message is serialised: refuse it where it is set, saying which.
+    bad = _NOT_XML_CHAR.search(value)
+    if bad:
+        raise ValueError(f"character U+{ord(bad.group()):04X} cannot appear in XML")
+    return value
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=1024), AfterValidator(_xml_chars)]
+"""Free text: non-empty, at most 1024 characters, all of them characters XML can carry."""
 
 
 def _fixed_point(value: Decimal) -> str:
@@ -212,7 +230,7 @@ class WorkId(_Model, tag="WorkId"):
 
     type: WorkIdType = attr(name="Type")
     namespace: str | None = attr(name="Namespace", default=None)
-    value: str
+    value: Annotated[str, AfterValidator(_xml_chars)]
 
     def __str__(self) -> str:
         return f"{self.type}::{self.value}"
