@@ -3,6 +3,6 @@
 This package never imports :mod:`airex.messages` (which imports it).
 """
 
-from airex.formats._hardened import ParseLimits, local_path, parse_xml
+from airex.formats._hardened import ElementPaths, ParseLimits, local_path, parse_xml
 
-__all__ = ["ParseLimits", "local_path", "parse_xml"]
+__all__ = ["ElementPaths", "ParseLimits", "local_path", "parse_xml"]

@@ -27,7 +27,7 @@ from lxml import etree
 
 from airex.errors import MessageError, MessageStatus, XmlSecurityError, XmlSyntaxError
 
-__all__ = ["ParseLimits", "local_path", "parse_xml"]
+__all__ = ["ElementPaths", "ParseLimits", "local_path", "parse_xml"]
 
 CHUNK_SIZE: Final = 64 * 1024
 """Bytes fed to the parser at a time; limits are checked between chunks."""
@@ -42,6 +42,10 @@ _PARSER_OPTIONS: Final[dict[str, Any]] = {
     "dtd_validation": False,
     "attribute_defaults": False,
     "huge_tree": False,
+    # Comments and processing instructions are not content, and a comment inside a value
+    # ("25000.00<!-- -->9") would split its text: dropped, the text around them joined.
+    "remove_comments": True,
+    "remove_pis": True,
 }
 _DOCTYPE_MARKERS: Final = tuple(
     "<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be")
@@ -109,25 +113,73 @@ def local_path(element: etree._Element) -> str:
     """A namespace-free XPath to ``element``, e.g. ``/Root/List/Item[3]/Id``.
 
     Each step is the element's local name, with a 1-based ``[n]`` among the siblings of the
-    same local name only when its parent has more than one child of that name.
+    same local name only when its parent has more than one child of that name. For many
+    elements of one tree, an :class:`ElementPaths` is faster (it indexes each parent once).
     """
-    steps: list[str] = []
-    node: etree._Element | None = element
-    while node is not None:
-        name = _local_name(node)
-        parent = node.getparent()
-        if parent is not None:
-            index = count = 0
-            for sibling in parent:
-                if _local_name(sibling) == name:
-                    count += 1
-                    if sibling is node:
-                        index = count
-            if count > 1:
-                name = f"{name}[{index}]"
-        steps.append(name)
-        node = parent
-    return "/" + "/".join(reversed(steps))
+    return ElementPaths().path(element)
+
+
+class ElementPaths:
+    """Paths of many elements of one tree: each parent's children are indexed once, so the
+    paths of all N records of a report cost O(N), not O(N²)."""
+
+    def __init__(self) -> None:
+        self._steps: dict[etree._Element, str] = {}
+        self._children: dict[etree._Element, list[etree._Element]] = {}
+
+    def path(self, element: etree._Element) -> str:
+        """The namespace-free XPath of ``element`` (see :func:`local_path`)."""
+        steps: list[str] = []
+        node: etree._Element | None = element
+        while node is not None:
+            parent = node.getparent()
+            if parent is None:
+                steps.append(_local_name(node))
+            else:
+                if node not in self._steps:
+                    self._index(parent)
+                steps.append(self._steps[node])
+            node = parent
+        return "/" + "/".join(reversed(steps))
+
+    def _index(self, parent: etree._Element) -> None:
+        children = self._element_children(parent)
+        names = [_local_name(child) for child in children]
+        totals: dict[str, int] = {}
+        for name in names:
+            totals[name] = totals.get(name, 0) + 1
+        seen: dict[str, int] = {}
+        for child, name in zip(children, names, strict=True):
+            seen[name] = seen.get(name, 0) + 1
+            self._steps[child] = f"{name}[{seen[name]}]" if totals[name] > 1 else name
+
+    def _element_children(self, parent: etree._Element) -> list[etree._Element]:
+        children = self._children.get(parent)
+        if children is None:
+            children = [c for c in parent if isinstance(c.tag, str)]
+            self._children[parent] = children
+        return children
+
+    def locate(self, tree: etree._ElementTree, libxml2_path: str) -> etree._Element | None:
+        """The element a libxml2 node path names (``/*/*[2]/a:Item[3]``), or None.
+
+        libxml2 writes prefixed names and positions that an XPath engine could only
+        evaluate with the document's prefixes, in O(position) per step; this walks the
+        cached child lists instead, matching names by their local part.
+        """
+        steps = libxml2_path.strip("/").split("/")
+        node: etree._Element | None = tree.getroot()
+        for step in steps[1:]:
+            if node is None:
+                return None
+            name, _, rest = step.partition("[")
+            position = int(rest.rstrip("]")) if rest.rstrip("]").isdigit() else 1
+            local = name.rpartition(":")[2]
+            children = self._element_children(node)
+            if local != "*":
+                children = [c for c in children if _local_name(c) == local]
+            node = children[position - 1] if 0 < position <= len(children) else None
+        return node
 
 
 def _local_name(node: etree._Element) -> str:

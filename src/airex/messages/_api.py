@@ -8,6 +8,7 @@ functions are views of it.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -144,11 +145,27 @@ def _message_id(root: etree._Element) -> str | None:
 
 
 def check(source: Source, limits: ParseLimits | None = None) -> CheckResult:
-    """Validate ``source`` fully and return every error found (never raises for bad input)."""
+    """Validate ``source`` fully and return every error found.
+
+    Never raises for bad input: XML that is refused, not well-formed or invalid, and a file
+    that cannot be read (``FileUnreadable``), are all reported as errors. Only misuse raises
+    (a ``str`` that is an XML document rather than a path: pass documents as ``bytes``).
+    """
     try:
         tree = _read(source, limits or ParseLimits())
     except XmlRejectedError as exc:
         return CheckResult(errors=exc.errors)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return CheckResult(
+            errors=[
+                MessageError(
+                    "FileUnreadable",
+                    f"cannot read {_name(source)}: {reason}",
+                    status=MessageStatus.INTERNAL_ERROR,
+                )
+            ]
+        )
     root = tree.getroot()
     message_type, errors = _family(root)
     result = CheckResult(message_type=message_type, message_id=_message_id(root), tree=tree)
@@ -156,10 +173,30 @@ def check(source: Source, limits: ParseLimits | None = None) -> CheckResult:
         result.errors = errors
         return result
     assert message_type is not None
-    result.errors = list(schema_errors(tree))
+    result.errors = _capped(schema_errors(tree))
     if not result.errors:
-        result.errors = list(business_rule_errors(root, message_type))
+        result.errors = _capped(business_rule_errors(root, message_type))
     return result
+
+
+MAX_ERRORS = 1000
+"""At most this many errors are reported per message (then one ``TooManyErrors``)."""
+
+
+def _capped(errors: Iterator[MessageError]) -> list[MessageError]:
+    # A hostile or broken report can fail on each of its records: report the first
+    # MAX_ERRORS, which is plenty to act on, and say that more were left out.
+    found = list(itertools.islice(errors, MAX_ERRORS + 1))
+    if len(found) > MAX_ERRORS:
+        found[MAX_ERRORS:] = [
+            MessageError(
+                "TooManyErrors",
+                f"more than {MAX_ERRORS} errors; the first {MAX_ERRORS} are listed",
+                # never the first error, so never what decides the message's status
+                status=MessageStatus.SCHEMA_INVALID,
+            )
+        ]
+    return found
 
 
 def iter_errors(source: Source, limits: ParseLimits | None = None) -> Iterator[MessageError]:
@@ -216,9 +253,6 @@ def parse(
             raise UnknownMessageTypeError(errors, source=_name(source))
     assert tree is not None
     assert message_type is not None
-    # Processing instructions are not content (the XSD ignores them) but pydantic-xml, which
-    # skips comments, would take one for an element: drop them, keeping the text around them.
-    etree.strip_elements(tree, etree.PI, with_tail=False)
     try:
         return MESSAGE_TYPES[message_type].from_xml_tree(tree.getroot())  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
+from typing import NamedTuple
 
 from lxml import etree
 
 from airex.errors import MessageError, MessageStatus
-from airex.formats import local_path
+from airex.formats import ElementPaths
 from airex.messages._iso import quantize_minor
 from airex.messages.common import NAMESPACE
 from airex.messages.identifiers import WORK_ID_ERROR_CODES, check_work_id
@@ -25,21 +27,33 @@ __all__ = ["business_rule_errors"]
 
 _NS = "{" + NAMESPACE + "}"
 Element = etree._Element
-Rule = Callable[[Element], Iterable[MessageError]]
+
+
+class _Finding(NamedTuple):
+    """A broken rule: the error (its path still to fill in) and the element at fault."""
+
+    error: MessageError
+    element: Element
+    attribute: str | None = None
+
+
+Rule = Callable[[Element], Iterable[_Finding]]
 
 
 def _q(name: str) -> str:
     return _NS + name
 
 
-def _error(code: str, element: Element, message: str) -> MessageError:
-    return MessageError(
+def _error(code: str, element: Element, message: str, attribute: str | None = None) -> _Finding:
+    # The path is filled in later, once per error reported (ElementPaths, in one pass).
+    line = element.sourceline
+    error = MessageError(
         code=code,
         message=message,
-        path=local_path(element),
-        line=element.sourceline if isinstance(element.sourceline, int) else None,
+        line=line if isinstance(line, int) else None,
         status=MessageStatus.BUSINESS_RULE_VIOLATION,
     )
+    return _Finding(error, element, attribute)
 
 
 def _text(element: Element, child: str) -> str:
@@ -67,17 +81,20 @@ def _date(element: Element, child: str) -> date | None:
 # --- rules on shared types, wherever they occur -----------------------------------------------
 
 
-def _work_ids(root: Element) -> Iterator[MessageError]:
+def _work_ids(root: Element) -> Iterator[_Finding]:
     for el in root.iter(_q("WorkId")):
         type_ = el.get("Type", "")
         namespace = el.get("Namespace")
         if type_ == "Proprietary" and namespace is None:
-            yield _error("NamespaceMissing", el, "a Proprietary WorkId needs a Namespace")
+            yield _error(
+                "NamespaceMissing", el, "a Proprietary WorkId needs a Namespace", "Namespace"
+            )
         elif type_ != "Proprietary" and namespace is not None:
             yield _error(
                 "NamespaceNotAllowed",
                 el,
                 f"a WorkId of Type {type_} takes no Namespace (only Proprietary ids do)",
+                "Namespace",
             )
         reason = check_work_id(type_, el.text or "")
         if reason:
@@ -87,7 +104,7 @@ def _work_ids(root: Element) -> Iterator[MessageError]:
 _PERIOD_ELEMENTS = ("ReportingPeriod", "InvoicePeriod", "StatementPeriod", "Term")
 
 
-def _periods(root: Element) -> Iterator[MessageError]:
+def _periods(root: Element) -> Iterator[_Finding]:
     for name in _PERIOD_ELEMENTS:
         for el in root.iter(_q(name)):
             start, end = _date(el, "StartDate"), _date(el, "EndDate")
@@ -97,7 +114,7 @@ def _periods(root: Element) -> Iterator[MessageError]:
                 )
 
 
-def _territories(root: Element) -> Iterator[MessageError]:
+def _territories(root: Element) -> Iterator[_Finding]:
     for el in root.iter(_q("Territory")):
         included = [c.text for c in el.iterfind(_q("TerritoryCode"))]
         excluded = el.find(_q("ExcludedTerritoryCode"))
@@ -127,7 +144,7 @@ def _describe_territory(key: tuple[frozenset[str], frozenset[str]]) -> str:
     return text + (" excluding " + "+".join(sorted(excluded)) if excluded else "")
 
 
-def _work_declaration(root: Element) -> Iterator[MessageError]:
+def _work_declaration(root: Element) -> Iterator[_Finding]:
     references: Counter[str] = Counter()
     for work in root.iter(_q("Work")):
         reference = _text(work, "WorkReference")
@@ -162,7 +179,7 @@ _TARIFF_SHAPES = {
 _TARIFF_PARTS = ("Amount", "BillingPeriod", "Unit", "PerQuantity", "Percentage", "Currency")
 
 
-def _licence_terms(root: Element) -> Iterator[MessageError]:
+def _licence_terms(root: Element) -> Iterator[_Finding]:
     for terms in root.iter(_q("LicenceTerms")):
         permitted = {(u.text or "").strip() for u in terms.iterfind(_q("PermittedUseType"))}
         tariff_ids: Counter[str] = Counter()
@@ -191,7 +208,7 @@ def _licence_terms(root: Element) -> Iterator[MessageError]:
                     )
 
 
-def _usage_report(root: Element) -> Iterator[MessageError]:
+def _usage_report(root: Element) -> Iterator[_Finding]:
     summary = root.find(f"{_q('UsageReport')}/{_q('UsageSummary')}")
     records = root.find(f"{_q('UsageReport')}/{_q('UsageRecordList')}")
     if summary is None or records is None:
@@ -213,7 +230,7 @@ def _amount(el: Element | None) -> tuple[Decimal, str]:
     return _decimal(el), el.get("Currency", "")
 
 
-def _invoice(root: Element) -> Iterator[MessageError]:
+def _invoice(root: Element) -> Iterator[_Finding]:
     invoice = root.find(_q("Invoice"))
     if invoice is None:
         return
@@ -261,7 +278,7 @@ def _invoice(root: Element) -> Iterator[MessageError]:
         )
 
 
-def _payment(root: Element) -> Iterator[MessageError]:
+def _payment(root: Element) -> Iterator[_Finding]:
     payment = root.find(_q("Payment"))
     if payment is None:
         return
@@ -292,7 +309,7 @@ def _payment(root: Element) -> Iterator[MessageError]:
 _STATEMENT_FIGURES = ("GrossAmount", "AdministrationFee", "NetAmount")
 
 
-def _royalty_statement(root: Element) -> Iterator[MessageError]:
+def _royalty_statement(root: Element) -> Iterator[_Finding]:
     statement = root.find(_q("RoyaltyStatement"))
     if statement is None:
         return
@@ -329,7 +346,7 @@ _HASH_LENGTHS = {"MD5": 32, "SHA-256": 64, "SHA-512": 128}
 _BATCH_ID = re.compile(r"^(\d{14})(\d{3})$")
 
 
-def _manifest(root: Element) -> Iterator[MessageError]:
+def _manifest(root: Element) -> Iterator[_Finding]:
     batch_el = _child(root, "BatchId")
     if batch_el is not None:
         batch_id = (batch_el.text or "").strip()
@@ -391,7 +408,10 @@ _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 def business_rule_errors(root: Element, message_type: str) -> Iterator[MessageError]:
     """Every business-rule error of a schema-valid message of ``message_type``, in order."""
+    paths = ElementPaths()
     for rule in (*_COMMON_RULES, *_FAMILY_RULES.get(message_type, ())):
         with localcontext(_EXACT):  # not across a yield: the caller keeps its own context
-            errors = list(rule(root))
-        yield from errors
+            findings = list(rule(root))
+        for error, element, attribute in findings:  # paths only for errors consumed
+            path = paths.path(element)
+            yield replace(error, path=f"{path}/@{attribute}" if attribute else path)

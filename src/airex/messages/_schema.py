@@ -15,7 +15,7 @@ from importlib import resources
 from lxml import etree
 
 from airex.errors import MessageError, MessageStatus
-from airex.formats import local_path
+from airex.formats import ElementPaths
 
 __all__ = ["SCHEMA_FILE", "schema_errors", "xml_schema"]
 
@@ -115,16 +115,14 @@ def schema_errors(tree: etree._ElementTree) -> Iterator[MessageError]:
     schema = xml_schema()
     if schema.validate(tree):
         return
+    paths = ElementPaths()
     for entry in schema.error_log:  # type: ignore[attr-defined]  # iterable; stubs lag
-        element = None
-        if entry.path:
-            found = tree.xpath(entry.path)
-            if isinstance(found, list) and found and isinstance(found[0], etree._Element):
-                element = found[0]
+        element = paths.locate(tree, entry.path) if entry.path else None
         message, attribute = _clean(entry.message)
         name = etree.QName(element).localname if element is not None else ""
-        path = local_path(element) if element is not None else entry.path
+        path = paths.path(element) if element is not None else entry.path
         if attribute:
+            attribute = attribute.rpartition("}")[2]  # a foreign attribute: its local name
             path = f"{path}/@{attribute}"
         yield MessageError(
             code=_code_for(entry.type_name, entry.message, name, attribute),

@@ -34,6 +34,8 @@ CODES: dict[str, ErrorCode] = {
         ErrorCode("DoctypeForbidden", _NWF, "a DOCTYPE / DTD (and so any entity) is present"),
         ErrorCode("DepthLimitExceeded", _NWF, "elements nest deeper than the limit (100)"),
         ErrorCode("SizeLimitExceeded", _NWF, "the document is larger than the receiver's limit"),
+        # --- reporting ---
+        ErrorCode("TooManyErrors", _XSD, "more errors than the report limit (1000) were found"),
         # --- the file itself (reported by the command line, before any XML is read) ---
         ErrorCode(
             "FileUnreadable", MessageStatus.INTERNAL_ERROR, "the file could not be read (OS error)"
