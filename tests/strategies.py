@@ -877,17 +877,18 @@ hash_sums: st.SearchStrategy[HashSum] = st.sampled_from(HashSumAlgorithmType).fl
     )
 )
 
-_SEGMENT_CHARS = XML_CHARS.filter(lambda c: c not in "/\r\n")
+_SEGMENT_CHARS = XML_CHARS.filter(lambda c: c not in "/\\\r\n")
 
-#: Paths relative to the batch folder: /-separated, no leading /, no .. segment.
-batch_urls: st.SearchStrategy[str] = st.lists(
-    st.one_of(
-        st.sampled_from(["messages", "2026-01", ".", "Bericht Q1 (endgültig).xml", "a&b<c>.xml"]),
-        st.text(_SEGMENT_CHARS, min_size=1, max_size=20).filter(lambda s: s != ".."),
-    ),
-    min_size=1,
-    max_size=4,
-).map("/".join)
+#: Paths relative to the batch folder: non-empty /-separated segments, no backslash, no ..
+#: segment, and a first segment with no colon that does not start with white space.
+_segments = st.one_of(
+    st.sampled_from(["messages", "2026-01", ".", "Bericht Q1 (endgültig).xml", "a&b<c>.xml"]),
+    st.text(_SEGMENT_CHARS, min_size=1, max_size=20).filter(lambda s: s != ".."),
+)
+batch_urls: st.SearchStrategy[str] = st.tuples(
+    _segments.filter(lambda s: ":" not in s and s[0] not in " \t"),
+    st.lists(_segments, max_size=3),
+).map(lambda parts: "/".join([parts[0], *parts[1]]))
 
 manifest_entries: st.SearchStrategy[MessageInBatch] = st.builds(
     MessageInBatch,

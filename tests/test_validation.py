@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 import airex
 from airex.messages._api import MAX_ERRORS
 
@@ -89,3 +91,53 @@ def test_namespace_errors_point_at_the_attribute() -> None:
         r"/WorkId(\[\d+\])?/@Namespace",
         error.path,
     )
+
+
+MANIFEST = (SAMPLES / "manifest" / "music-cmo-batch-to-cadenza.xml").read_bytes()
+FIRST_URL = re.search(rb"<URL>(.*?)</URL>", MANIFEST)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (b"..\\outside.xml", ["PatternMismatch"]),  # backslash separator
+        (b"C:/outside.xml", ["PatternMismatch"]),  # drive letter
+        (b"https://evil.example/x.xml", ["PatternMismatch"]),  # a URL, not a relative path
+        (b"/etc/passwd", ["PatternMismatch"]),  # absolute
+        (b"a//b.xml", ["PatternMismatch"]),  # empty segment
+        (b"a/", ["PatternMismatch"]),  # names a folder
+        (b"a/../../b.xml", ["InvalidBatchUrl"]),  # climbs out of the batch folder
+        (b"usage/2026 Q1/report.xml", []),  # spaces inside a name are fine
+    ],
+)
+def test_manifest_url_must_stay_inside_the_batch_folder(url: bytes, expected: list[str]) -> None:
+    """A MessageInBatch URL is a relative path inside the batch folder, and nothing else."""
+    assert FIRST_URL is not None
+    xml = MANIFEST.replace(FIRST_URL.group(0), b"<URL>" + url + b"</URL>", 1)
+    assert codes(xml) == expected
+
+
+def test_xsi_type_cannot_substitute_a_richer_type() -> None:
+    """xsi:type on an Amount cannot smuggle in ReportedRevenue's RevenueType attribute."""
+    xml = INVOICE.replace(
+        b'<TotalAmount Currency="EUR">',
+        b'<TotalAmount xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        b'xsi:type="ReportedRevenue" RevenueType="API" Currency="EUR">',
+        1,
+    )
+    assert codes(xml) != []
+
+
+def test_counts_are_bounded_machine_integers() -> None:
+    """A NumberOfRecords of 5 000 digits is out of range, reported, not a crash."""
+    xml = USAGE.replace(b">12</NumberOfRecords>", b">1" + b"0" * 5000 + b"</NumberOfRecords>")
+    assert codes(xml) == ["ValueOutOfRange"]
+
+
+def test_proprietary_namespace_may_be_any_token() -> None:
+    """A Namespace such as "Bluebird catalogue" (a token, not an id) is accepted, per the spec."""
+    declarations = sorted((SAMPLES / "work-declaration").glob("*.xml"))
+    xml = next(p.read_bytes() for p in declarations if b"Namespace=" in p.read_bytes())
+    edited = re.sub(rb'Namespace="[^"]*"', b'Namespace="Bluebird catalogue"', xml, count=1)
+    assert edited != xml
+    assert codes(edited) == []

@@ -63,7 +63,8 @@ def render() -> str:
         '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"',
         '           targetNamespace="urn:airex:xml:1"',
         '           xmlns="urn:airex:xml:1"',
-        '           elementFormDefault="qualified">',
+        '           elementFormDefault="qualified"',
+        '           blockDefault="#all">',
         "",
     ]
     lines += _simple_type(
