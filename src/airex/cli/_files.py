@@ -185,10 +185,7 @@ def check_file(path: str, limits: ParseLimits) -> Outcome:
     name = display_name(path)
     if os.path.isdir(path):
         return Outcome(name, CheckResult(errors=[_folder_error(path)]))
-    try:
-        result = check(_source(path), limits)
-    except OSError as exc:
-        result = CheckResult(errors=[_unreadable(exc)])
+    result = check(_source(path), limits)  # an unreadable file comes back as FileUnreadable
     result.tree = None  # do not keep every document of a large run in memory
     return Outcome(name, result)
 

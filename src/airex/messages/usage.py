@@ -1,7 +1,8 @@
 """UsageReportMessage (XML form): an AI developer reports which works it used, how much.
 
 Reports can hold many millions of records; this model is for reports that fit in memory.
-Huge reports are read and written by the streaming readers of ``airex.formats``.
+Huge reports need streaming readers and writers (XML and flat file), which this model
+does not provide.
 """
 
 from __future__ import annotations
