@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import iscc_core
 import pytest
@@ -600,22 +601,22 @@ def test_validate_read_error_is_reported_not_a_crash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An OSError while reading a file (as for a permission denied) is that file's error."""
-    import airex.cli._files as files
+    import airex.messages._api as api
 
     good = write(tmp_path, "a-good.xml", licence_message())
     secret = write(tmp_path, "b-secret.xml", licence_message())
-    real_check = airex.check
+    real_parse_xml = api.parse_xml
 
-    def check(source: str, limits: airex.ParseLimits) -> airex.CheckResult:
-        if source == str(secret):
-            raise PermissionError(13, "Permission denied", source)
-        return real_check(source, limits)
+    def parse_xml(source: object, *args: Any, **kwargs: Any) -> Any:
+        if str(source) == str(secret):
+            raise PermissionError(13, "Permission denied", str(source))
+        return real_parse_xml(source, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(files, "check", check)
+    monkeypatch.setattr(api, "parse_xml", parse_xml)
     result = run("validate", "--verbose", tmp_path)
     assert result.exit_code == 1
     assert result.stdout.splitlines()[1:] == [
-        f"{secret}: FileUnreadable: cannot read the file: Permission denied"
+        f"{secret}: FileUnreadable: cannot read {secret}: Permission denied"
     ]
     assert result.stdout.startswith(f"{good}: OK LicenceMessage ")
 
