@@ -7,7 +7,8 @@
     │   ├── XmlSyntaxError                   not well-formed XML              (XmlNotWellFormed)
     │   └── XmlSecurityError                 DOCTYPE, entities, too deep, too big (XmlNotWellFormed)
     ├── UnknownMessageTypeError (ValueError) root element is not an airex message family
-    └── MessageInvalidError (ValueError)     schema or business-rule errors; ``.errors`` lists all
+    ├── MessageInvalidError (ValueError)     schema or business-rule errors; ``.errors`` lists all
+    └── ReportWriteError (ValueError)        a usage report cannot be written as asked
 
 Each error carries its context: the :class:`MessageError` records (stable ``code``, XPath
 ``path``, ``line``, human ``message``) that explain it, and where known the ``source`` (file name).
@@ -25,6 +26,7 @@ __all__ = [
     "MessageError",
     "MessageInvalidError",
     "MessageStatus",
+    "ReportWriteError",
     "UnknownMessageTypeError",
     "XmlRejectedError",
     "XmlSecurityError",
@@ -54,7 +56,8 @@ class MessageError:
     ``code`` is stable (safe to match on, listed in the README), ``path`` an XPath without
     namespace prefixes (``/UsageReportMessage/UsageReport/UsageSummary/NumberOfRecords``),
     ``line`` the 1-based source line when the message was read from XML, ``message`` a sentence
-    for people, and ``status`` the MessageStatus an acknowledgement would carry.
+    for people, and ``status`` the MessageStatus an acknowledgement would carry. ``file`` names
+    the file when one report spans several (a split flat-file usage report).
     """
 
     code: str
@@ -62,6 +65,7 @@ class MessageError:
     path: str | None = None
     line: int | None = None
     status: MessageStatus = MessageStatus.BUSINESS_RULE_VIOLATION
+    file: str | None = None
 
     @property
     def reason(self) -> str:
@@ -115,3 +119,8 @@ class UnknownMessageTypeError(_WithErrors, ValueError):
 
 class MessageInvalidError(_WithErrors, ValueError):
     """The message breaks the schema or a business rule; ``errors`` holds every problem found."""
+
+
+class ReportWriteError(AirexError, ValueError):
+    """A usage report cannot be written as asked (wrong record count, a value the form
+    cannot carry); nothing is left at the destination."""

@@ -16,6 +16,7 @@ import typer
 
 from airex import __version__
 from airex.cli._files import Outcome, check_file, collect, parse_file, require_files
+from airex.cli._usage import usage_app
 from airex.formats import ParseLimits
 
 __all__ = ["app", "main"]
@@ -256,6 +257,9 @@ def show(
         else:
             render(console, outcome.name, outcome.message)
     raise typer.Exit(1 if invalid else 0)
+
+
+app.add_typer(usage_app, name="usage")
 
 
 def main() -> None:

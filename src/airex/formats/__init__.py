@@ -1,8 +1,30 @@
 """Wire formats: the hardened XML entry point every parse in airex goes through.
 
-This package never imports :mod:`airex.messages` (which imports it).
+This package's top level never imports :mod:`airex.messages` (which imports it); the usage
+report readers and writers, which need the message models, live in :mod:`airex.formats.usage`,
+imported on demand.
 """
 
-from airex.formats._hardened import ElementPaths, ParseLimits, local_path, parse_xml
+from airex.formats._hardened import (
+    STREAM_CHUNK_SIZE,
+    ElementPaths,
+    ParseLimits,
+    SchemaStreamError,
+    UnexpectedRootError,
+    local_path,
+    locate_schema_error,
+    parse_xml,
+    stream_elements,
+)
 
-__all__ = ["ElementPaths", "ParseLimits", "local_path", "parse_xml"]
+__all__ = [
+    "STREAM_CHUNK_SIZE",
+    "ElementPaths",
+    "ParseLimits",
+    "SchemaStreamError",
+    "UnexpectedRootError",
+    "local_path",
+    "locate_schema_error",
+    "parse_xml",
+    "stream_elements",
+]

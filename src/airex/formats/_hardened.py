@@ -18,6 +18,7 @@ Refusals raise :class:`~airex.errors.XmlSecurityError` (codes ``DoctypeForbidden
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -27,7 +28,17 @@ from lxml import etree
 
 from airex.errors import MessageError, MessageStatus, XmlSecurityError, XmlSyntaxError
 
-__all__ = ["ElementPaths", "ParseLimits", "local_path", "parse_xml"]
+__all__ = [
+    "STREAM_CHUNK_SIZE",
+    "ElementPaths",
+    "ParseLimits",
+    "SchemaStreamError",
+    "UnexpectedRootError",
+    "local_path",
+    "locate_schema_error",
+    "parse_xml",
+    "stream_elements",
+]
 
 CHUNK_SIZE: Final = 64 * 1024
 """Bytes fed to the parser at a time; limits are checked between chunks."""
@@ -218,6 +229,7 @@ class _DoctypeSniffer:
         self._newlines = 0
         self._tail = b""
         self.line: int | None = None
+        self.root_tag: str | None = None
 
     def feed(self, chunk: bytes) -> None:
         """Feed one chunk; afterwards ``declared`` is set if the prolog declared one."""
@@ -244,7 +256,8 @@ class _DoctypeSniffer:
         self.declared = name or ""
         raise _DoctypeFound
 
-    def start(self, *_args: object) -> None:
+    def start(self, tag: object, *_args: object) -> None:
+        self.root_tag = tag if isinstance(tag, str) else None
         self.finished = True
         raise _DoctypeFound
 
@@ -314,6 +327,160 @@ def _parse_chunks(
     if root is None:  # pragma: no cover - libxml2 refuses a document without a root element
         raise XmlSyntaxError([_not_well_formed("document has no root element", 1)], source=name)
     return root.getroottree()
+
+
+class SchemaStreamError(Exception):
+    """The streamed document broke its schema: libxml2's report, for the caller to map.
+
+    libxml2 validating while it streams reports no line; ``offset`` is where the chunk that
+    revealed the error starts, for :func:`locate_schema_error` to find the line.
+    """
+
+    def __init__(self, kind: str, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.offset = offset
+
+
+class UnexpectedRootError(Exception):
+    """The streamed document's root element is not the one asked for (``tag``, Clark form)."""
+
+    def __init__(self, tag: str | None) -> None:
+        super().__init__(f"unexpected root element {tag}")
+        self.tag = tag
+
+
+STREAM_CHUNK_SIZE: Final = 1024 * 1024
+"""Bytes fed at a time when streaming (fewer, larger feeds: less overhead per byte)."""
+
+
+def stream_elements(
+    chunks: Iterable[bytes],
+    tags: Iterable[str],
+    *,
+    root: str,
+    schema: etree.XMLSchema | None = None,
+    limits: ParseLimits = DEFAULT_LIMITS,
+    name: str | None = None,
+) -> Iterator[etree._Element]:
+    """Yield each element named in ``tags`` when it ends, validating against ``schema`` as it goes.
+
+    The streaming form of :func:`parse_xml`, for documents too large to hold: the same
+    refusals (DOCTYPE, size) with the same errors, and libxml2 validating while it parses.
+    The document's root element must be ``root`` (else :class:`UnexpectedRootError`) and
+    must be closed (else, a truncated document, :class:`~airex.errors.XmlSyntaxError` — a
+    validating libxml2 does not notice truncation by itself). The caller owns the tree: it
+    must clear what it has consumed to keep memory constant. Elements nest at most 256 deep
+    (libxml2's own limit); a schema stops any unexpected nesting long before. Raises
+    :class:`SchemaStreamError` at the first chunk that breaks the schema, before yielding
+    anything of that chunk.
+    """
+    base_url = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if name else None
+    options = dict(_PARSER_OPTIONS, schema=schema) if schema is not None else _PARSER_OPTIONS
+    watched = [*tags, root]
+    parser = etree.XMLPullParser(events=("end",), tag=watched, base_url=base_url, **options)
+    sniffer: _DoctypeSniffer | None = _DoctypeSniffer()
+    total = 0
+    lines = 1
+    closed = False
+    for chunk in chunks:
+        offset = total
+        total += len(chunk)
+        lines += chunk.count(b"\n")
+        if total > limits.max_bytes:
+            raise _size_error(f"more than {limits.max_bytes} bytes were read", limits, name)
+        if sniffer is not None:
+            sniffer.feed(chunk)
+            if sniffer.declared is not None:
+                raise _doctype_error(sniffer.declared, sniffer.line, name)
+            if sniffer.finished:
+                if sniffer.root_tag is not None and sniffer.root_tag != root:
+                    raise UnexpectedRootError(sniffer.root_tag)
+                sniffer = None
+        try:
+            parser.feed(chunk)
+        except etree.XMLSyntaxError as exc:
+            _raise_stream_error(parser, exc, name, offset)
+        _raise_stream_error(parser, None, name, offset)
+        for element in _ended(parser):
+            if element.tag == root:
+                closed = True
+            else:
+                yield element
+    if total == 0:
+        raise XmlSyntaxError([_not_well_formed("document is empty", 1)], source=name)
+    try:
+        parser.close()
+    except etree.XMLSyntaxError as exc:
+        _raise_stream_error(parser, exc, name, total)
+    _raise_stream_error(parser, None, name, total)
+    for element in _ended(parser):
+        if element.tag == root:
+            closed = True
+        else:
+            yield element
+    if not closed:
+        local = root.rpartition("}")[2]
+        raise XmlSyntaxError(
+            [
+                _not_well_formed(
+                    f"document ends at line {lines} before its {local} is closed (truncated?)",
+                    lines,
+                )
+            ],
+            source=name,
+        )
+
+
+def locate_schema_error(
+    chunks: Iterable[bytes], offset: int, schema: etree.XMLSchema, count_tag: str
+) -> tuple[int | None, int]:
+    """Where a schema error :func:`stream_elements` reported at ``offset`` is: its line, and
+    how many ``count_tag`` elements ended before it.
+
+    Re-reads the document, validating, at full speed up to ``offset``, then one line at a time
+    until libxml2 logs the error. Costs a second read up to the error: only for errors, which
+    end a stream anyway.
+    """
+    parser = etree.XMLPullParser(events=("end",), tag=count_tag, schema=schema, **_PARSER_OPTIONS)
+    fed = 0
+    line = 1
+    ended = 0
+    for chunk in chunks:
+        if fed + len(chunk) <= offset:
+            parser.feed(chunk)
+            fed += len(chunk)
+            line += chunk.count(b"\n")
+            ended += sum(1 for _ in parser.read_events())
+            continue
+        for piece in chunk.splitlines(keepends=True):
+            with contextlib.suppress(etree.XMLSyntaxError):  # the error we look for is logged
+                parser.feed(piece)
+            log: Any = parser.feed_error_log  # a snapshot: read it anew after each feed
+            if any(e.domain_name == "SCHEMASV" for e in log.filter_from_errors()):
+                return line, ended
+            ended += sum(1 for _ in parser.read_events())
+            line += piece.count(b"\n")
+    return None, ended
+
+
+def _ended(parser: etree.XMLPullParser) -> Iterator[etree._Element]:
+    for _event, element in parser.read_events():
+        if isinstance(element, etree._Element):
+            yield element
+
+
+def _raise_stream_error(
+    parser: etree.XMLPullParser, exc: etree.XMLSyntaxError | None, name: str | None, offset: int
+) -> None:
+    log: Any = parser.feed_error_log
+    for entry in log.filter_from_errors():
+        if entry.domain_name == "SCHEMASV":
+            raise SchemaStreamError(entry.type_name, entry.message, offset)
+    if exc is not None:
+        raise _syntax_error(parser, exc, name) from None
+    _raise_logged_error(parser, name)
 
 
 def _refuse_docinfo_doctype(root: etree._Element, name: str | None) -> None:

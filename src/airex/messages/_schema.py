@@ -17,7 +17,7 @@ from lxml import etree
 from airex.errors import MessageError, MessageStatus
 from airex.formats import ElementPaths
 
-__all__ = ["SCHEMA_FILE", "schema_errors", "xml_schema"]
+__all__ = ["SCHEMA_FILE", "schema_error", "schema_errors", "xml_schema"]
 
 SCHEMA_FILE = "airex.xsd"
 
@@ -131,3 +131,21 @@ def schema_errors(tree: etree._ElementTree) -> Iterator[MessageError]:
             line=entry.line or None,
             status=MessageStatus.SCHEMA_INVALID,
         )
+
+
+_ELEMENT_NAME = re.compile(r"^Element '(?:\{[^}]*\})?([^']*)'")
+
+
+def schema_error(kind: str, raw_message: str, line: int | None, path: str | None) -> MessageError:
+    """One libxml2 schema report (as a streaming parser gives it) as an airex error."""
+    message, attribute = _clean(raw_message)
+    named = _ELEMENT_NAME.match(raw_message.strip())
+    if attribute:
+        attribute = attribute.rpartition("}")[2]
+    return MessageError(
+        code=_code_for(kind, raw_message, named.group(1) if named else "", attribute),
+        message=message,
+        path=f"{path}/@{attribute}" if path and attribute else path,
+        line=line,
+        status=MessageStatus.SCHEMA_INVALID,
+    )

@@ -34,6 +34,14 @@ CODES: dict[str, ErrorCode] = {
         ErrorCode("DoctypeForbidden", _NWF, "a DOCTYPE / DTD (and so any entity) is present"),
         ErrorCode("DepthLimitExceeded", _NWF, "elements nest deeper than the limit (100)"),
         ErrorCode("SizeLimitExceeded", _NWF, "the document is larger than the receiver's limit"),
+        # --- usage reports read as a stream (XML or flat file) ---
+        ErrorCode("HeadMissing", _XSD, "a usage report has no header (summary / HEAD line)"),
+        ErrorCode("FootMissing", _XSD, "a flat file ends without its FOOT line (truncated?)"),
+        ErrorCode("FlatFileInvalid", _XSD, "a flat-file line is not HEAD/UR01/FOOT or mis-shaped"),
+        ErrorCode("UnsupportedMessageVersion", _XSD, "a flat file's HEAD is not airex/1.0"),
+        ErrorCode("LineCountMismatch", _BR, "FOOT's NumberOfLinesInFile is not the lines present"),
+        ErrorCode("ReportPartMissing", _BR, "a file of a split report is missing"),
+        ErrorCode("ReportPartsDisagree", _BR, "the files of a split report are not one report"),
         # --- reporting ---
         ErrorCode("TooManyErrors", _XSD, "more errors than the report limit (1000) were found"),
         # --- the file itself (reported by the command line, before any XML is read) ---

@@ -1,0 +1,302 @@
+"""Streaming reader of UsageReportMessage in its XML form, at the speed of libxml2.
+
+The document goes through :func:`airex.formats.stream_elements` (the hardened parser,
+validating against the standard's XSD while it parses) in 1 MiB chunks; the reader sees only
+two kinds of element: ``UsageSummary`` (the header is complete by then: the schema puts
+MessageHeader, the report's fields and the summary before the records) and each
+``UsageRecord``, which it turns into a :class:`UsageRow` and then frees, with every earlier
+sibling, so memory stays flat whatever the size of the report.
+
+Checked as it goes: the XSD (fatal: libxml2 cannot go on past a schema error), identifier
+syntax and the Namespace rule of every WorkId, the reporting period's order, and at the end
+that NumberOfRecords equals the records read.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+from typing import BinaryIO
+
+from lxml import etree
+
+from airex.errors import MessageError, MessageStatus, XmlRejectedError
+from airex.formats._hardened import (
+    STREAM_CHUNK_SIZE,
+    ParseLimits,
+    SchemaStreamError,
+    UnexpectedRootError,
+    locate_schema_error,
+    stream_elements,
+)
+from airex.formats.usage._records import (
+    ReportHeader,
+    UsageReader,
+    UsageRow,
+    WorkRef,
+    work_id_error,
+)
+from airex.messages._schema import schema_error, xml_schema
+from airex.messages.common import NAMESPACE, MessageHeader, Period
+from airex.messages.usage import Model, UsageSummary
+
+__all__ = ["STREAMING_LIMITS", "XmlUsageReader", "open_binary"]
+
+STREAMING_LIMITS = ParseLimits(max_bytes=2**62)
+"""Usage reports may be any size: the streaming reader bounds memory, not input."""
+
+_NS = "{" + NAMESPACE + "}"
+_ROOT = _NS + "UsageReportMessage"
+_SUMMARY = _NS + "UsageSummary"
+_RECORD = _NS + "UsageRecord"
+_WORK_ID = _NS + "WorkId"
+_USE_TYPE = _NS + "UseType"
+_QUANTITY = _NS + "Quantity"
+_SHARE = _NS + "AttributionShare"
+_MODEL_ID = _NS + "ModelId"
+_RECORD_PATH = "/UsageReportMessage/UsageReport/UsageRecordList/UsageRecord"
+_KNOWN_VALID_CAP = 1_000_000  # remembered valid WorkIds; forgotten past this (memory bound)
+
+
+def open_binary(path: str) -> BinaryIO:
+    """Open ``path`` for reading, decompressing it when its name ends in ``.gz``."""
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a binary stream
+    return open(path, "rb")
+
+
+class XmlUsageReader(UsageReader):
+    """Read a UsageReportMessage (``.xml`` or ``.xml.gz``) record by record.
+
+    >>> reader = XmlUsageReader("report.xml")          # doctest: +SKIP
+    >>> reader.header.licence_id                       # doctest: +SKIP
+    >>> for row in reader: ...                         # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        strict: bool = True,
+        limits: ParseLimits | None = None,
+    ) -> None:
+        super().__init__(strict=strict)
+        self.path = os.fspath(path)
+        self.total_bytes = os.stat(self.path).st_size
+        self._limits = limits or STREAMING_LIMITS
+        self._stream: BinaryIO | None = None
+        self._elements = stream_elements(
+            self._chunks(),
+            [_SUMMARY, _RECORD],
+            root=_ROOT,
+            schema=xml_schema(),
+            limits=self._limits,
+            name=self.path,
+        )
+        self._done = False
+        self._fatal = False  # the stream stopped on an error it cannot go past
+        self._known_valid: set[tuple[str, str]] = set()
+
+    def _chunks(self) -> Iterator[bytes]:
+        with open_binary(self.path) as stream:
+            raw = getattr(stream, "fileobj", stream)  # progress in bytes of the file itself
+            while chunk := stream.read(STREAM_CHUNK_SIZE):
+                self.bytes_read = raw.tell()
+                yield chunk
+            self.bytes_read = self.total_bytes
+
+    def _next_element(self) -> etree._Element | None:
+        """The next summary or record element; None at the end or after a fatal error."""
+        if self._done:
+            return None
+        try:
+            return next(self._elements)
+        except StopIteration:
+            self._done = True
+        except XmlRejectedError as exc:
+            self._done = self._fatal = True
+            for error in exc.errors:
+                self._fail(_in_file(error, self.path))
+        except SchemaStreamError as exc:
+            self._done = self._fatal = True
+            self._fail(self._located(exc))
+        except UnexpectedRootError as exc:
+            self._done = self._fatal = True
+            self._fail(_wrong_root(exc.tag, self.path))
+        return None
+
+    def _located(self, exc: SchemaStreamError) -> MessageError:
+        """The schema error with its line and path, found by a second read up to it."""
+        line, ended = locate_schema_error(self._raw_chunks(), exc.offset, xml_schema(), _RECORD)
+        named = _ELEMENT_NAME.match(exc.message.strip())
+        element = named.group(1) if named else None
+        if self._header is None:  # before the first record: somewhere in the header
+            path = None
+        else:
+            path = f"{_RECORD_PATH}[{ended + 1}]" + (
+                f"/{element}" if element and element != "UsageRecord" else ""
+            )
+        return replace(schema_error(exc.kind, exc.message, line, path), file=self.path)
+
+    def _raw_chunks(self) -> Iterator[bytes]:
+        with open_binary(self.path) as stream:
+            while chunk := stream.read(STREAM_CHUNK_SIZE):
+                yield chunk
+
+    def _read_header(self) -> None:
+        summary = self._next_element()
+        if summary is None:
+            if not self.errors:
+                self._fail(
+                    MessageError(
+                        "HeadMissing",
+                        "the document has no UsageSummary: it is not a usage report",
+                        status=MessageStatus.SCHEMA_INVALID,
+                        file=self.path,
+                    )
+                )
+            return
+        root = summary.getroottree().getroot()
+        report = summary.getparent()
+        assert report is not None
+        period = Period(
+            start_date=report.findtext(f"{_NS}ReportingPeriod/{_NS}StartDate"),  # type: ignore[arg-type]
+            end_date=report.findtext(f"{_NS}ReportingPeriod/{_NS}EndDate"),  # type: ignore[arg-type]
+        )
+        parsed = UsageSummary.from_xml_tree(summary)  # type: ignore[arg-type]
+        self._header = ReportHeader(
+            message_header=MessageHeader.from_xml_tree(root.find(_NS + "MessageHeader")),  # type: ignore[arg-type]
+            report_id=(report.findtext(_NS + "ReportId") or "").strip(),
+            licence_id=(report.findtext(_NS + "LicenceId") or "").strip(),
+            reporting_period=period,
+            number_of_records=parsed.number_of_records,
+            correction_of_report_id=_stripped(report.findtext(_NS + "CorrectionOfReportId")),
+            models=[Model.from_xml_tree(m) for m in report.iterfind(_NS + "Model")],  # type: ignore[arg-type]
+            reported_revenues=parsed.reported_revenues,
+            language_and_script_code=root.get("LanguageAndScriptCode", "en"),
+        )
+        if period.end_date < period.start_date:
+            period_line = report.find(_NS + "ReportingPeriod")
+            self._fail(
+                MessageError(
+                    "PeriodEndBeforeStart",
+                    f"ReportingPeriod ends {period.end_date} before it starts {period.start_date}",
+                    path="/UsageReportMessage/UsageReport/ReportingPeriod",
+                    line=getattr(period_line, "sourceline", None),
+                    status=MessageStatus.BUSINESS_RULE_VIOLATION,
+                    file=self.path,
+                )
+            )
+
+    def _rows(self) -> Iterator[UsageRow]:
+        if self._header is None:
+            self._read_header()
+        header = self._header
+        if header is None:
+            return
+        path = self.path
+        count = 0
+        while (element := self._next_element()) is not None:
+            count += 1
+            row = self._row(element, count, path)
+            # free the record and everything before it: memory stays flat
+            element.clear()
+            parent = element.getparent()
+            if parent is not None:
+                while element.getprevious() is not None:
+                    del parent[0]
+            if row is not None:
+                yield row
+        if self._fatal:
+            return  # the stream stopped early: a record count would only repeat that
+        if header.number_of_records != count:
+            self._fail(
+                MessageError(
+                    "RecordCountMismatch",
+                    f"NumberOfRecords says {header.number_of_records}, "
+                    f"the report holds {count} records",
+                    path="/UsageReportMessage/UsageReport/UsageSummary/NumberOfRecords",
+                    status=MessageStatus.BUSINESS_RULE_VIOLATION,
+                    file=path,
+                )
+            )
+
+    def _row(self, element: etree._Element, index: int, path: str) -> UsageRow | None:
+        ids: list[WorkRef] = []
+        use_type = quantity = unit = share = model_id = None
+        for child in element:
+            tag = child.tag
+            if tag == _WORK_ID:
+                ids.append(WorkRef(child.get("Type", ""), child.text or "", child.get("Namespace")))
+            elif tag == _USE_TYPE:
+                use_type = child.text
+            elif tag == _QUANTITY:
+                quantity = child.text
+                unit = child.get("Unit")
+            elif tag == _SHARE:
+                share = child.text
+            elif tag == _MODEL_ID:
+                model_id = child.text
+        line = element.sourceline if isinstance(element.sourceline, int) else 0
+        ok = True
+        for position, work_id in enumerate(ids, start=1):
+            well_placed = (work_id.namespace is None) == (work_id.type != "Proprietary")
+            if well_placed and (work_id.type, work_id.value) in self._known_valid:
+                continue  # already checked: reports repeat works far more than they add them
+            where = f"{_RECORD_PATH}[{index}]/WorkId" + (f"[{position}]" if len(ids) > 1 else "")
+            error = work_id_error(work_id, path=where, line=line, file=path)
+            if error is None:
+                if len(self._known_valid) >= _KNOWN_VALID_CAP:
+                    self._known_valid.clear()
+                self._known_valid.add((work_id.type, work_id.value))
+            else:
+                ok = False
+                self._fail(error)
+        if not ok:
+            return None
+        return UsageRow(
+            tuple(ids),
+            (use_type or "").strip(),
+            Decimal(quantity or "0"),
+            (unit or "").strip(),
+            Decimal(share) if share is not None else None,
+            model_id.strip() if model_id is not None else None,
+            line,
+            path,
+        )
+
+
+_ELEMENT_NAME = re.compile(r"^Element '(?:\{[^}]*\})?([^']*)'")
+
+
+def _wrong_root(tag: str | None, path: str) -> MessageError:
+    qname = etree.QName(tag) if tag else None
+    name = qname.localname if qname is not None else "?"
+    if qname is not None and qname.namespace != NAMESPACE and name == "UsageReportMessage":
+        got = f"namespace {qname.namespace!r}" if qname.namespace else "no namespace"
+        return MessageError(
+            "WrongNamespace",
+            f"{name} is in {got}; airex messages are in {NAMESPACE!r}",
+            path=f"/{name}",
+            status=MessageStatus.SCHEMA_INVALID,
+            file=path,
+        )
+    return MessageError(
+        "UnknownMessageType",
+        f"{name} is not a UsageReportMessage",
+        path=f"/{name}",
+        status=MessageStatus.SCHEMA_INVALID,
+        file=path,
+    )
+
+
+def _stripped(text: str | None) -> str | None:
+    return text.strip() if text is not None else None
+
+
+def _in_file(error: MessageError, path: str) -> MessageError:
+    return replace(error, file=error.file or path)
