@@ -197,7 +197,7 @@ class XmlUsageWriter(UsageWriter):
         """``value`` as an xs:decimal in [0, high] with at most 6 fraction digits, or refuse."""
         text = str(value)
         dot = text.find(".")
-        if 0 < dot >= len(text) - 7:
+        if dot > 0 and len(text) - dot <= 7:  # a point, at most 6 digits after it
             whole, fraction = text[:dot], text[dot + 1 :]
             if whole.isdigit() and fraction.isdigit() and (high is None or whole == "0"):
                 return text  # the common case: 1234.5, a share like 0.031250
