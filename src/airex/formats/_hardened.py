@@ -351,8 +351,9 @@ class UnexpectedRootError(Exception):
         self.tag = tag
 
 
-STREAM_CHUNK_SIZE: Final = 1024 * 1024
-"""Bytes fed at a time when streaming (fewer, larger feeds: less overhead per byte)."""
+STREAM_CHUNK_SIZE: Final = 64 * 1024
+"""Bytes fed at a time when streaming: measured fastest (larger chunks build more tree
+before it is freed and run slower: 1 MiB costs about 15 %)."""
 
 
 def stream_elements(
@@ -403,11 +404,11 @@ def stream_elements(
         except etree.XMLSyntaxError as exc:
             _raise_stream_error(parser, exc, name, offset)
         _raise_stream_error(parser, None, name, offset)
-        for element in _ended(parser):
-            if element.tag == root:
+        for _event, element in parser.read_events():  # "end" events: always elements
+            if element.tag == root:  # type: ignore[union-attr]
                 closed = True
             else:
-                yield element
+                yield element  # type: ignore[misc]
     if total == 0:
         raise XmlSyntaxError([_not_well_formed("document is empty", 1)], source=name)
     try:
@@ -415,11 +416,11 @@ def stream_elements(
     except etree.XMLSyntaxError as exc:
         _raise_stream_error(parser, exc, name, total)
     _raise_stream_error(parser, None, name, total)
-    for element in _ended(parser):
-        if element.tag == root:
+    for _event, element in parser.read_events():
+        if element.tag == root:  # type: ignore[union-attr]
             closed = True
         else:
-            yield element
+            yield element  # type: ignore[misc]
     if not closed:
         local = root.rpartition("}")[2]
         raise XmlSyntaxError(
@@ -463,12 +464,6 @@ def locate_schema_error(
             ended += sum(1 for _ in parser.read_events())
             line += piece.count(b"\n")
     return None, ended
-
-
-def _ended(parser: etree.XMLPullParser) -> Iterator[etree._Element]:
-    for _event, element in parser.read_events():
-        if isinstance(element, etree._Element):
-            yield element
 
 
 def _raise_stream_error(

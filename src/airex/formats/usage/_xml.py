@@ -1,7 +1,7 @@
 """Streaming reader of UsageReportMessage in its XML form, at the speed of libxml2.
 
 The document goes through :func:`airex.formats.stream_elements` (the hardened parser,
-validating against the standard's XSD while it parses) in 1 MiB chunks; the reader sees only
+validating against the standard's XSD while it parses) in 64 KiB chunks; the reader sees only
 two kinds of element: ``UsageSummary`` (the header is complete by then: the schema puts
 MessageHeader, the report's fields and the summary before the records) and each
 ``UsageRecord``, which it turns into a :class:`UsageRow` and then frees, with every earlier
@@ -98,8 +98,7 @@ class XmlUsageReader(UsageReader):
             name=self.path,
         )
         self._done = False
-        self._fatal = False  # the stream stopped on an error it cannot go past
-        self._known_valid: set[tuple[str, str]] = set()
+        self._known_valid: dict[str, str] = {}  # WorkId value -> its Type, once found valid
 
     def _chunks(self) -> Iterator[bytes]:
         with open_binary(self.path) as stream:
@@ -117,17 +116,20 @@ class XmlUsageReader(UsageReader):
             return next(self._elements)
         except StopIteration:
             self._done = True
-        except XmlRejectedError as exc:
-            self._done = self._fatal = True
+        except (XmlRejectedError, SchemaStreamError, UnexpectedRootError) as exc:
+            self._stopped(exc)
+        return None
+
+    def _stopped(self, exc: XmlRejectedError | SchemaStreamError | UnexpectedRootError) -> None:
+        """The stream broke off on ``exc``: record why (raising, when strict)."""
+        self._done = True
+        if isinstance(exc, SchemaStreamError):
+            self._fail(self._located(exc))
+        elif isinstance(exc, UnexpectedRootError):
+            self._fail(_wrong_root(exc.tag, self.path))
+        else:
             for error in exc.errors:
                 self._fail(_in_file(error, self.path))
-        except SchemaStreamError as exc:
-            self._done = self._fatal = True
-            self._fail(self._located(exc))
-        except UnexpectedRootError as exc:
-            self._done = self._fatal = True
-            self._fail(_wrong_root(exc.tag, self.path))
-        return None
 
     def _located(self, exc: SchemaStreamError) -> MessageError:
         """The schema error with its line and path, found by a second read up to it."""
@@ -192,27 +194,69 @@ class XmlUsageReader(UsageReader):
                 )
             )
 
-    def _rows(self) -> Iterator[UsageRow]:
+    def __iter__(self) -> Iterator[UsageRow]:
+        # The hot loop of the reader, kept flat (no per-record generator layers or calls on
+        # the happy path): it runs once per record of reports with millions of them.
         if self._header is None:
             self._read_header()
         header = self._header
-        if header is None:
+        if header is None or self._done:
             return
         path = self.path
+        known = self._known_valid
         count = 0
-        while (element := self._next_element()) is not None:
-            count += 1
-            row = self._row(element, count, path)
-            # free the record and everything before it: memory stays flat
-            element.clear()
-            parent = element.getparent()
-            if parent is not None:
-                while element.getprevious() is not None:
-                    del parent[0]
-            if row is not None:
-                yield row
-        if self._fatal:
-            return  # the stream stopped early: a record count would only repeat that
+        try:
+            for element in self._elements:
+                count += 1
+                ids: list[WorkRef] = []
+                use_type = quantity = unit = share = model_id = None
+                for child in element:
+                    tag = child.tag
+                    if tag == _WORK_ID:
+                        ids.append(
+                            WorkRef(child.get("Type", ""), child.text or "", child.get("Namespace"))
+                        )
+                    elif tag == _USE_TYPE:
+                        use_type = child.text
+                    elif tag == _QUANTITY:
+                        quantity = child.text
+                        unit = child.get("Unit")
+                    elif tag == _SHARE:
+                        share = child.text
+                    elif tag == _MODEL_ID:
+                        model_id = child.text
+                line: int = element.sourceline or 0  # type: ignore[assignment]
+                # free the record and everything before it: memory stays flat
+                element.clear()
+                parent = element.getparent()
+                if parent is not None:
+                    while element.getprevious() is not None:
+                        del parent[0]
+                for work_id in ids:
+                    # reports repeat works far more than they add them: check each id once
+                    if known.get(work_id.value) != work_id.type or (
+                        (work_id.namespace is None) is (work_id.type == "Proprietary")
+                    ):
+                        valid = self._checked(ids, count, line)
+                        break
+                else:
+                    valid = True
+                if valid:
+                    self.records += 1
+                    yield UsageRow(
+                        tuple(ids),
+                        (use_type or "").strip(),
+                        Decimal(quantity or "0"),
+                        (unit or "").strip(),
+                        Decimal(share) if share is not None else None,
+                        model_id.strip() if model_id is not None else None,
+                        line,
+                        path,
+                    )
+        except (XmlRejectedError, SchemaStreamError, UnexpectedRootError) as exc:
+            self._stopped(exc)
+            return
+        self._done = True
         if header.number_of_records != count:
             self._fail(
                 MessageError(
@@ -225,49 +269,20 @@ class XmlUsageReader(UsageReader):
                 )
             )
 
-    def _row(self, element: etree._Element, index: int, path: str) -> UsageRow | None:
-        ids: list[WorkRef] = []
-        use_type = quantity = unit = share = model_id = None
-        for child in element:
-            tag = child.tag
-            if tag == _WORK_ID:
-                ids.append(WorkRef(child.get("Type", ""), child.text or "", child.get("Namespace")))
-            elif tag == _USE_TYPE:
-                use_type = child.text
-            elif tag == _QUANTITY:
-                quantity = child.text
-                unit = child.get("Unit")
-            elif tag == _SHARE:
-                share = child.text
-            elif tag == _MODEL_ID:
-                model_id = child.text
-        line = element.sourceline if isinstance(element.sourceline, int) else 0
+    def _checked(self, ids: list[WorkRef], index: int, line: int) -> bool:
+        """Check the WorkIds of record ``index`` (not all known valid); report each bad one."""
         ok = True
         for position, work_id in enumerate(ids, start=1):
-            well_placed = (work_id.namespace is None) == (work_id.type != "Proprietary")
-            if well_placed and (work_id.type, work_id.value) in self._known_valid:
-                continue  # already checked: reports repeat works far more than they add them
             where = f"{_RECORD_PATH}[{index}]/WorkId" + (f"[{position}]" if len(ids) > 1 else "")
-            error = work_id_error(work_id, path=where, line=line, file=path)
+            error = work_id_error(work_id, path=where, line=line, file=self.path)
             if error is None:
                 if len(self._known_valid) >= _KNOWN_VALID_CAP:
                     self._known_valid.clear()
-                self._known_valid.add((work_id.type, work_id.value))
+                self._known_valid[work_id.value] = work_id.type
             else:
                 ok = False
                 self._fail(error)
-        if not ok:
-            return None
-        return UsageRow(
-            tuple(ids),
-            (use_type or "").strip(),
-            Decimal(quantity or "0"),
-            (unit or "").strip(),
-            Decimal(share) if share is not None else None,
-            model_id.strip() if model_id is not None else None,
-            line,
-            path,
-        )
+        return ok
 
 
 _ELEMENT_NAME = re.compile(r"^Element '(?:\{[^}]*\})?([^']*)'")
