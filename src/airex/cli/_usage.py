@@ -223,7 +223,6 @@ def convert_command(
     sys.stderr.write(f"{result.records} records written to {', '.join(result.paths)}\n")
 
 
-
 @usage_app.command(
     short_help="Write a realistic synthetic usage report (for benchmarks and demos).",
     epilog=(
