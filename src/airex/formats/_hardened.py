@@ -274,15 +274,46 @@ class _DoctypeSniffer:
         """Unused: the sniffer is never closed, only dropped."""
 
 
+def _base_url(name: str | None) -> str | None:
+    # libxml2 wants the base URL in UTF-8: undecodable bytes of a file name must not crash.
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if name else None
+
+
+class _Gate:
+    """What every chunk passes before libxml2 sees it: the size limit, then (until the root
+    element starts) the DOCTYPE sniffer. ``root_tag`` is the root's tag once it is known."""
+
+    def __init__(self, limits: ParseLimits, name: str | None) -> None:
+        self.limits = limits
+        self.name = name
+        self.total = 0
+        self.root_tag: str | None = None
+        self._sniffer: _DoctypeSniffer | None = _DoctypeSniffer()
+
+    def check(self, chunk: bytes) -> None:
+        """Count ``chunk`` against the size limit and refuse it if it declares a DOCTYPE."""
+        self.total += len(chunk)
+        if self.total > self.limits.max_bytes:
+            raise _size_error(
+                f"more than {self.limits.max_bytes} bytes were read", self.limits, self.name
+            )
+        sniffer = self._sniffer
+        if sniffer is not None:
+            sniffer.feed(chunk)
+            if sniffer.declared is not None:
+                raise _doctype_error(sniffer.declared, sniffer.line, self.name)
+            if sniffer.finished:
+                self.root_tag = sniffer.root_tag
+                self._sniffer = None
+
+
 def _parse_chunks(
     chunks: Iterable[bytes], limits: ParseLimits, name: str | None
 ) -> etree._ElementTree:
-    # libxml2 wants the base URL in UTF-8: undecodable bytes of a file name must not crash.
-    base_url = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if name else None
+    base_url = _base_url(name)
     parser = etree.XMLPullParser(events=("start", "end"), base_url=base_url, **_PARSER_OPTIONS)
-    sniffer: _DoctypeSniffer | None = _DoctypeSniffer()
+    gate = _Gate(limits, name)
     depth = 0
-    total = 0
     root: etree._Element | None = None
 
     def drain() -> None:
@@ -299,15 +330,7 @@ def _parse_chunks(
                 depth -= 1
 
     for chunk in chunks:
-        total += len(chunk)
-        if total > limits.max_bytes:
-            raise _size_error(f"more than {limits.max_bytes} bytes were read", limits, name)
-        if sniffer is not None:
-            sniffer.feed(chunk)
-            if sniffer.declared is not None:
-                raise _doctype_error(sniffer.declared, sniffer.line, name)
-            if sniffer.finished:
-                sniffer = None
+        gate.check(chunk)
         try:
             parser.feed(chunk)
         except etree.XMLSyntaxError as exc:
@@ -316,7 +339,7 @@ def _parse_chunks(
         _raise_logged_error(parser, name)
         drain()
 
-    if total == 0:
+    if gate.total == 0:
         raise XmlSyntaxError([_not_well_formed("document is empty", 1)], source=name)
     try:
         parser.close()
@@ -377,28 +400,19 @@ def stream_elements(
     :class:`SchemaStreamError` at the first chunk that breaks the schema, before yielding
     anything of that chunk.
     """
-    base_url = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if name else None
+    base_url = _base_url(name)
     options = dict(_PARSER_OPTIONS, schema=schema) if schema is not None else _PARSER_OPTIONS
     watched = [*tags, root]
     parser = etree.XMLPullParser(events=("end",), tag=watched, base_url=base_url, **options)
-    sniffer: _DoctypeSniffer | None = _DoctypeSniffer()
-    total = 0
+    gate = _Gate(limits, name)
     lines = 1
     closed = False
     for chunk in chunks:
-        offset = total
-        total += len(chunk)
+        offset = gate.total
+        gate.check(chunk)
         lines += chunk.count(b"\n")
-        if total > limits.max_bytes:
-            raise _size_error(f"more than {limits.max_bytes} bytes were read", limits, name)
-        if sniffer is not None:
-            sniffer.feed(chunk)
-            if sniffer.declared is not None:
-                raise _doctype_error(sniffer.declared, sniffer.line, name)
-            if sniffer.finished:
-                if sniffer.root_tag is not None and sniffer.root_tag != root:
-                    raise UnexpectedRootError(sniffer.root_tag)
-                sniffer = None
+        if gate.root_tag is not None and gate.root_tag != root:
+            raise UnexpectedRootError(gate.root_tag)
         try:
             parser.feed(chunk)
         except etree.XMLSyntaxError as exc:
@@ -409,13 +423,13 @@ def stream_elements(
                 closed = True
             else:
                 yield element  # type: ignore[misc]
-    if total == 0:
+    if gate.total == 0:
         raise XmlSyntaxError([_not_well_formed("document is empty", 1)], source=name)
     try:
         parser.close()
     except etree.XMLSyntaxError as exc:
-        _raise_stream_error(parser, exc, name, total)
-    _raise_stream_error(parser, None, name, total)
+        _raise_stream_error(parser, exc, name, gate.total)
+    _raise_stream_error(parser, None, name, gate.total)
     for _event, element in parser.read_events():
         if element.tag == root:  # type: ignore[union-attr]
             closed = True
