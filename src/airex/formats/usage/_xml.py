@@ -41,6 +41,7 @@ from airex.formats.usage._records import (
     work_id_error,
 )
 from airex.messages._schema import schema_error, xml_schema
+from airex.messages.codes import Unit, UseType, WorkIdType
 from airex.messages.common import NAMESPACE, MessageHeader, Period
 from airex.messages.usage import Model, UsageSummary
 
@@ -59,7 +60,11 @@ _QUANTITY = _NS + "Quantity"
 _SHARE = _NS + "AttributionShare"
 _MODEL_ID = _NS + "ModelId"
 _RECORD_PATH = "/UsageReportMessage/UsageReport/UsageRecordList/UsageRecord"
-_KNOWN_VALID_CAP = 1_000_000  # remembered valid WorkIds; forgotten past this (memory bound)
+# One shared str per allowed value (WorkId Types, use types, units): the strings a record's
+# fields hold are these, not fresh copies per record (aggregates keep keys alive: this halves
+# their memory). The XSD has already checked the values; unknown text maps to itself.
+_CANONICAL = {v: v for v in (*WorkIdType, *UseType, *Unit)}
+_KNOWN_VALID_CAP = 32_768  # WorkIds remembered as valid; forgotten past this: memory stays flat
 
 
 def open_binary(path: str) -> BinaryIO:
@@ -204,6 +209,7 @@ class XmlUsageReader(UsageReader):
             return
         path = self.path
         known = self._known_valid
+        canonical = _CANONICAL
         count = 0
         try:
             for element in self._elements:
@@ -213,8 +219,13 @@ class XmlUsageReader(UsageReader):
                 for child in element:
                     tag = child.tag
                     if tag == _WORK_ID:
+                        type_ = child.get("Type", "")
                         ids.append(
-                            WorkRef(child.get("Type", ""), child.text or "", child.get("Namespace"))
+                            WorkRef(
+                                canonical.get(type_, type_),
+                                child.text or "",
+                                child.get("Namespace"),
+                            )
                         )
                     elif tag == _USE_TYPE:
                         use_type = child.text
@@ -243,11 +254,12 @@ class XmlUsageReader(UsageReader):
                     valid = True
                 if valid:
                     self.records += 1
+                    # UseType and Unit are xs:string enumerations: a valid value has no spaces
                     yield UsageRow(
                         tuple(ids),
-                        (use_type or "").strip(),
+                        canonical.get(use_type, use_type or ""),
                         Decimal(quantity or "0"),
-                        (unit or "").strip(),
+                        canonical.get(unit, unit or ""),
                         Decimal(share) if share is not None else None,
                         model_id.strip() if model_id is not None else None,
                         line,
