@@ -16,6 +16,7 @@ import typer
 
 from airex import __version__
 from airex.cli._files import Outcome, check_file, collect, parse_file, require_files
+from airex.cli._ledger import db_app, ledger_app
 from airex.cli._usage import usage_app
 from airex.formats import ParseLimits
 
@@ -260,6 +261,8 @@ def show(
 
 
 app.add_typer(usage_app, name="usage")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:
