@@ -54,3 +54,13 @@ def test_readme_python_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     result = namespace["result"]
     assert isinstance(result, airex.CheckResult)
     assert result.errors == []
+
+
+def test_readme_ledger_example_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The README's ledger example runs as written on a fresh SQLite file, idempotently."""
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    (ledger,) = [b for b in blocks if "from airex.ledger import" in b]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AIREX_DATABASE_URL", raising=False)
+    exec(compile(ledger, "README.md", "exec"), {})
+    assert (tmp_path / "airex.db").exists()

@@ -14,6 +14,7 @@ from airex.formats._hardened import (
     local_path,
     locate_schema_error,
     parse_xml,
+    stream_element_batches,
     stream_elements,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "local_path",
     "locate_schema_error",
     "parse_xml",
+    "stream_element_batches",
     "stream_elements",
 ]
