@@ -162,7 +162,7 @@ def test_check_exits_0_when_sound_and_1_with_a_report(backend: Backend) -> None:
     populate(backend)
     ok = run("ledger", "check", "--database", backend.url)
     assert ok.exit_code == 0
-    assert ok.stderr.startswith("ledger check: OK, 12 invariants hold (2 entries, 4 postings")
+    assert ok.stderr.startswith("ledger check: OK, 14 invariants hold (2 entries, 4 postings")
     with backend.engine.begin() as connection:
         connection.execute(sa.text("UPDATE ledger_balance SET balance_minor = balance_minor + 1"))
     bad = run("ledger", "check", "--database", backend.url)

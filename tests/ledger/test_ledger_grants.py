@@ -214,3 +214,86 @@ def test_impossible_records_are_refused(terms: dict[str, Any], match: str) -> No
     """A grant record that cannot be right is refused with what is wrong."""
     with pytest.raises(InvalidGrantError, match=match):
         grant("M1", **terms)
+
+
+def test_a_later_state_cannot_change_the_licences_parties(backend: Backend) -> None:
+    """A state of LIC-1 from another licensor, or for another licensee, is refused: it would
+    otherwise take over the licence (the review's OTHERCMO/EVIL case)."""
+    register = backend.register()
+    register.record(grant("M1"))
+    with pytest.raises(InvalidGrantError, match="cannot change its parties"):
+        register.record(grant("M2", issued=at(5, 2), licensor="PADPIDA2026OTH01", licensee=DEV2))
+    with pytest.raises(InvalidGrantError, match="cannot change its parties"):
+        register.record(grant("M3", issued=at(5, 2), licensee=DEV2))
+    with pytest.raises(InvalidGrantError, match="cannot change its parties"):
+        register.record(grant("M4", issued=at(1, 1, 0), licensor="PADPIDA2026OTH01"))  # earlier
+    assert [g.licensee for g in register.in_force(date(2026, 3, 1))] == [DEV]
+    assert register.in_force(date(2026, 3, 1), licensee=DEV2) == []
+    assert len(register.history("LIC-1")) == 1
+
+
+def test_day_semantics_revoked_regranted_and_expired_on_the_last_day(backend: Backend) -> None:
+    """The module doc's rules, on the review's history: Granted 01-05, Revoked 03-01 09:00,
+    Granted again 04-01 09:00 (Revoked is not final), Expired 12-31 23:00 (term to 12-31)."""
+    register = backend.register()
+    register.record(grant("M1", issued=at(5)))
+    register.record(grant("M2", "Revoked", issued=at(1, 3)))
+    register.record(grant("M3", "Granted", issued=at(1, 4)))
+    expired = register.record(grant("M4", "Expired", issued=at(31, 12, 23))).grant
+    # Expired never cuts the inclusive term short: it takes effect when the term is over.
+    assert expired.effective_at == datetime(2027, 1, 1, tzinfo=UTC)
+
+    def state(on: date | datetime) -> str | None:
+        found = register.state_on("LIC-1", on)
+        return None if found is None else str(found.status)
+
+    def in_force(on: date | datetime) -> bool:
+        return [g.licence_id for g in register.in_force(on)] == ["LIC-1"]
+
+    expected = [
+        (date(2026, 2, 28), "Granted", True),
+        (date(2026, 3, 1), "Revoked", False),  # the last state of the day
+        (date(2026, 3, 15), "Revoked", False),
+        (date(2026, 4, 1), "Granted", True),  # re-granted during the day
+        (date(2026, 12, 30), "Granted", True),
+        (date(2026, 12, 31), "Granted", True),  # the term's last day, Expired at 23:00
+        (date(2027, 1, 1), "Expired", False),
+        (at(1, 3, 8), "Granted", True),  # an instant: just before the revocation
+        (at(1, 3, 9), "Revoked", False),  # the revocation's own instant
+        (datetime(2026, 12, 31, 23, 30, tzinfo=UTC), "Granted", True),
+    ]
+    assert [(on, state(on), in_force(on)) for on, _, _ in expected] == expected
+
+
+def test_expired_after_the_term_or_with_an_open_end_takes_effect_when_issued(
+    backend: Backend,
+) -> None:
+    """Expired issued after the term end is consistent (effective when issued); with an open
+    term it ends the licence at its issue instant; without any Expired, the term end does."""
+    register = backend.register()
+    late = register.record(grant("L1", "Granted", licence_id="LIC-1"))
+    late = register.record(
+        grant("L2", "Expired", issued=at(2, 1, 10).replace(year=2027), licence_id="LIC-1")
+    )
+    assert late.grant.effective_at == late.grant.issued_at
+    register.record(grant("O1", licence_id="LIC-3", term_end=None))
+    register.record(
+        grant(
+            "O2",
+            "Expired",
+            issued=datetime(2026, 6, 30, 0, 0, 1, tzinfo=UTC),
+            licence_id="LIC-3",
+            term_end=None,
+        )
+    )
+    register.record(grant("T1", licence_id="LIC-2", term_end=date(2026, 6, 30)))
+
+    def ids(on: date) -> list[str]:
+        return [g.licence_id for g in register.in_force(on)]
+
+    assert ids(date(2026, 6, 29)) == ["LIC-1", "LIC-2", "LIC-3"]
+    assert ids(date(2026, 6, 30)) == ["LIC-1", "LIC-2"]  # LIC-3 expired during the day
+    assert ids(date(2026, 7, 1)) == ["LIC-1"]  # LIC-2's term (inclusive) is over
+    state = register.state_on("LIC-2", date(2026, 7, 1))
+    assert state is not None
+    assert state.status == GrantStatus.GRANTED  # the last declared state

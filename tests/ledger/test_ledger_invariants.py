@@ -33,6 +33,7 @@ from airex.ledger import (
     Money,
     NewEntry,
     PostingLine,
+    ReversalError,
     check_ledger,
 )
 
@@ -137,6 +138,11 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(key=consumes(posted), day=DAYS)
     def reverse(self, key: str, day: date) -> None:
         entry_id = self.ids[key]
+        original_day = self.entries[key].effective_on
+        if day < original_day:  # a reversal never takes effect before its original
+            with pytest.raises(ReversalError, match="before what it reverses"):
+                self.journal.reverse(entry_id, effective_on=day)
+            day = original_day
         result = self.journal.reverse(entry_id, effective_on=day)
         assert result.created
         self.reversal_of[entry_id] = (result.entry.id, day)

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airex.ledger import MAX_MINOR_UNITS, InvalidAmountError, Money
+from airex.ledger import (
+    MAX_MINOR_UNITS,
+    AccountKey,
+    AccountKind,
+    InvalidAmountError,
+    Money,
+    PostingLine,
+)
 from airex.ledger.money import currency_exponent, to_minor
 
 
@@ -55,10 +62,38 @@ def test_amounts_that_do_not_fit_are_refused(amount: object, currency: str, matc
 
 
 def test_largest_amount_is_accepted_and_one_more_refused() -> None:
-    """MAX_MINOR_UNITS is the inclusive limit of one amount."""
-    assert Money(MAX_MINOR_UNITS, "EUR").minor == MAX_MINOR_UNITS
-    with pytest.raises(InvalidAmountError):
-        Money(MAX_MINOR_UNITS + 1, "EUR")
+    """MAX_MINOR_UNITS is the inclusive limit of one amount (a posting), not of a balance."""
+    assert Money.of(MAX_MINOR_UNITS, "JPY").minor == MAX_MINOR_UNITS
+    with pytest.raises(InvalidAmountError, match="beyond the ledger's limit"):
+        Money.of(MAX_MINOR_UNITS + 1, "JPY")
+    account = AccountKey("PADPIDA2026CMO01", AccountKind.CASH, "EUR")
+    with pytest.raises(InvalidAmountError, match="beyond the ledger's limit"):
+        PostingLine(account, Money(MAX_MINOR_UNITS + 1, "EUR"))
+    balance = Money(MAX_MINOR_UNITS, "EUR") + Money(MAX_MINOR_UNITS, "EUR")  # a sum may exceed
+    assert balance.minor == 2 * MAX_MINOR_UNITS
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        ("1E-30000000", "30000000 fraction digits"),
+        ("-7E-999999999", "999999999 fraction digits"),
+        ("123456E-30000000", "fraction digits"),
+        ("0E-30000000", 0),
+        ("1.500E-1", 15),
+        ("1500E-3", 150),
+    ],
+)
+def test_huge_negative_exponents_are_refused_without_computing_them(
+    amount: str, expected: int | str
+) -> None:
+    """'1E-30000000' is refused by comparing its exponent with its digits, never by computing
+    10**30000000 (which would hang the process: a denial of service)."""
+    if isinstance(expected, int):
+        assert to_minor(amount, "EUR") == expected
+    else:
+        with pytest.raises(InvalidAmountError, match=expected):
+            to_minor(amount, "EUR")
 
 
 def test_money_reads_back_with_the_currency_exponent() -> None:

@@ -1,9 +1,10 @@
-"""Separate processes posting at once, and posting processes killed at random (SIGKILL).
+"""Separate processes posting at once, and posting processes killed inside a transaction.
 
 Each poster is a real OS process (``_poster.py``) on the same database. Concurrent posters
-that share idempotency keys must post each key exactly once and lose none; a poster killed at
-a random moment must leave a ledger whose every invariant holds (``airex ledger check``), in
-which every commit it reported is present, and which a restarted poster completes exactly.
+that share idempotency keys must post each key exactly once and lose none; a poster killed
+(SIGKILL) inside a posting transaction, at each phase of it in turn, must leave a ledger whose
+every invariant holds (``airex ledger check``), with every commit it reported and nothing of the
+killed transaction, and which a restarted poster completes exactly.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +33,9 @@ POOL = AccountKey("PADPIDA2026CMO01", AccountKind.DISTRIBUTABLE_POOL, "EUR", "LI
 TIMEOUT = 180  # seconds a poster may take before the test gives up on it (never hit normally)
 
 
-def start_poster(backend: Backend, seed: int, keys: list[str]) -> subprocess.Popen[str]:
+def start_poster(
+    backend: Backend, seed: int, keys: list[str], env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """Start a poster process and wait until it is connected and waiting for 'go'."""
     process = subprocess.Popen(
         [sys.executable, str(POSTER), backend.url, str(seed), *keys],
@@ -41,6 +43,7 @@ def start_poster(backend: Backend, seed: int, keys: list[str]) -> subprocess.Pop
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **(env or {})},
     )
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -123,40 +126,54 @@ def test_concurrent_posters_never_double_post_or_lose_a_posting(backend: Backend
     assert report.ok, report.lines()
 
 
-def test_killed_posters_leave_a_consistent_ledger(backend: Backend) -> None:
-    """Five posters killed (SIGKILL) at random moments: check passes each time; a sixth ends."""
-    keys = [f"crash-{n}" for n in range(300)]
-    rng = random.Random(4)
-    reported: set[str] = set()
-    for round_ in range(5):
-        process = start_poster(backend, seed=round_, keys=keys)
+KILL_PHASES = (
+    "before-entry",
+    "after-entry-insert",
+    "after-postings",
+    "after-balances",
+    "before-commit",
+)
+
+
+def test_posters_killed_inside_a_transaction_leave_no_partial_entry(backend: Backend) -> None:
+    """A poster is SIGKILLed inside its second posting transaction, at each phase in turn
+    (before the entries, after them, after the postings, after the balances, just before the
+    COMMIT): the first transaction stays, nothing of the second does, every invariant holds
+    (checker and the real `airex ledger check`), and a restarted poster completes exactly."""
+    all_keys: list[str] = []
+    for round_, phase in enumerate(KILL_PHASES):
+        keys = [f"crash-{n}" for n in range(20 * round_, 20 * round_ + 20)]
+        all_keys += keys
+        process = start_poster(
+            backend, seed=round_, keys=keys, env={"AIREX_KILL_AT": phase, "AIREX_KILL_IN": "2"}
+        )
         assert process.stdout is not None
         go(process)
-        # Kill after a random number of commits (plus a random instant), which lands inside
-        # the next batch's transaction, or between two of them.
-        target = len(reported) + rng.randint(1, 40)
-        seen = 0
-        while seen < target and process.stdout.readline().startswith("committed "):
-            seen += 1
-        time.sleep(rng.uniform(0, 0.005))
+        reported: list[str] = []
+        for line in process.stdout:
+            if line.startswith("committed "):
+                reported.append(line.split()[1])
+                continue
+            assert line == f"at {phase}\n", line
+            break
+        else:
+            pytest.fail(f"the poster ended without reaching {phase}: {process.communicate()}")
         os.kill(process.pid, signal.SIGKILL)
-        out, _ = process.communicate(timeout=TIMEOUT)
+        process.communicate(timeout=TIMEOUT)
         assert process.returncode == -signal.SIGKILL
-        assert "done" not in out  # it was killed while posting
-        reported |= set(keys[:seen]) | set(committed(out))
-        report = check_ledger(backend.engine)
-        assert report.ok, report.lines()
-        status, text = cli_check(backend)
-        assert status == 0, text
+        assert reported  # the first transaction committed, the second was killed inside
         stored = {e.idempotency_key for e in backend.journal().entries()}
-        assert reported <= stored  # a reported commit is never lost
-        assert stored <= set(keys)
-        assert balances(backend) == expected_minor(stored)  # nothing half-posted
-    process = start_poster(backend, seed=99, keys=keys)
+        assert stored - set(all_keys[: 20 * round_]) == set(reported), phase  # no partial entry
+        assert balances(backend) == expected_minor(stored)
+        report = check_ledger(backend.engine)
+        assert report.ok, (phase, report.lines())
+        status, text = cli_check(backend)
+        assert status == 0, (phase, text)
+    process = start_poster(backend, seed=99, keys=all_keys)
     go(process)
-    out, err = process.communicate(timeout=TIMEOUT)
+    _, err = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 0, err
     stored_keys = [e.idempotency_key for e in backend.journal().entries()]
-    assert sorted(stored_keys) == sorted(keys)  # completed, and no key twice
-    assert balances(backend) == expected_minor(set(keys))
+    assert sorted(stored_keys) == sorted(all_keys)  # completed, and no key twice
+    assert balances(backend) == expected_minor(set(all_keys))
     assert check_ledger(backend.engine).ok

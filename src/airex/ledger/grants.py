@@ -18,14 +18,34 @@ changed. The register then answers the questions a CMO is asked::
                       work_id="ISWC::T-034.524.680-1", use_type="UseForTrainingGenerativeAI")
     register.history("LIC-2026-0001")                         # every state, in order
 
-Semantics:
+Semantics (each rule pinned by a test in ``tests/ledger/test_ledger_grants.py``):
 
-* a state holds from its ``issued_at`` until the next state of the same licence (by
-  ``issued_at``, then by arrival), so a late-delivered message lands in its place in time;
-* "on a date" means by the end of that day in UTC (a ``datetime`` asks about that instant);
+* **a state takes effect at its issue instant** (``issued_at``) and holds until the next state
+  of the same licence takes effect (ties: by issue time, then by arrival), so a late-delivered
+  message lands in its place in time;
+* **the term is inclusive at both ends**, whole UTC days: a licence with term 2026-01-01 ..
+  2026-12-31 covers every instant of 2026-12-31. So an ``Expired`` state never cuts a term
+  short: it takes effect at the *later* of its issue instant and the end of its term (00:00Z
+  the day after ``term_end``); an Expired message issued 2026-12-31T23:00Z for that licence,
+  or one issued in advance, takes effect 2027-01-01T00:00Z (an Expired state issued after the
+  term end is consistent and takes effect when issued; with an open-ended term, when issued).
+  To end a licence early, the licensor revokes it. The instant a state takes effect is stored
+  with it (:attr:`GrantPublic.effective_at`);
+* **a question about day D** is answered with the state in effect at the *end* of D (UTC): the
+  state at the start of D, unless states took effect during D, and then the last of them. A
+  licence Revoked at 09:00 on 2026-03-01 is not in force "on 2026-03-01", one Granted at 09:00
+  on 2026-04-01 is in force "on 2026-04-01". A ``datetime`` asks about that very instant
+  (in force at 2026-03-01T08:59Z, not at 09:00Z);
 * a licence is **in force** on a day when its state then is ``Granted`` and the day lies within
   its term (``term_start`` ≤ day ≤ ``term_end``; an open end never ends), and its terms (the
-  latest state's) cover the licensee, work, use type and territory asked about.
+  state's) cover the licensee, work, use type and territory asked about. Past the term end
+  the state stays whatever was last declared (``state_on`` may say Granted), but the licence
+  is not in force;
+* **Revoked and Suspended are not final**: a later Granted state (a reinstatement) puts the
+  licence back in force from its issue instant;
+* a licence is between one licensor and one licensee: a state whose licensor or licensee
+  differs from the licence's recorded states is refused (:class:`~airex.ledger.InvalidGrantError`),
+  since otherwise it would silently hand the licence to another party.
 
 The register takes plain data (strings, dates) and knows nothing of XML: the layer that reads
 LicenceMessages converts them (work ids as ``str(WorkId)``, e.g. ``"ISRC::SEABC2600001"``).
@@ -43,7 +63,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from airex.ledger.db import chunked, insert_for, read_transaction, run_write
+from airex.ledger.db import backend_of, chunked, insert_for, read_transaction, run_write
 from airex.ledger.errors import IdempotencyConflictError, InvalidGrantError
 from airex.ledger.models import (
     KEY_LENGTH,
@@ -57,7 +77,7 @@ from airex.ledger.models import (
 )
 from airex.ledger.schema import require_current
 
-__all__ = ["WORLDWIDE", "GrantRecord", "GrantRegister", "GrantResult"]
+__all__ = ["WORLDWIDE", "GrantRecord", "GrantRegister", "GrantResult", "effective_at"]
 
 WORLDWIDE = "Worldwide"
 """The territory code for every country (less ``excluded_territories``)."""
@@ -211,16 +231,25 @@ class GrantResult:
     created: bool
 
 
+def effective_at(status: GrantStatus | str, issued_at: datetime, term_end: date | None) -> datetime:
+    """When a state takes effect: its issue instant, except that an Expired state never takes
+    effect before its (inclusive) term is over (see the module doc)."""
+    if status == GrantStatus.EXPIRED and term_end is not None:
+        term_over = datetime.combine(term_end + timedelta(days=1), time.min, UTC)
+        return max(issued_at.astimezone(UTC), term_over)
+    return issued_at.astimezone(UTC)
+
+
 def _cutoff(on: date | datetime) -> tuple[sa.ColumnElement[bool], date]:
-    """The condition "issued by ``on``" and the day ``on`` falls on (in UTC)."""
+    """The condition "in effect by ``on``" and the day ``on`` falls on (in UTC)."""
     if isinstance(on, datetime):
         if on.utcoffset() is None:
             raise InvalidGrantError(f"the instant {on.isoformat()} has no time zone")
-        return _GRANT.c.issued_at <= on, on.astimezone(UTC).date()
+        return _GRANT.c.effective_at <= on, on.astimezone(UTC).date()
     if not isinstance(on, date):
         raise InvalidGrantError(f"expected a date or datetime, not {on!r}")
     next_day = datetime.combine(on + timedelta(days=1), time.min, UTC)
-    return _GRANT.c.issued_at < next_day, on
+    return _GRANT.c.effective_at < next_day, on
 
 
 class GrantRegister:
@@ -246,6 +275,29 @@ class GrantRegister:
     def _write(connection: Connection, grant: GrantRecord) -> tuple[int, bool]:
         source_id = grant.source_message_id
         assert source_id is not None  # filled in by GrantRecord
+        if backend_of(connection.engine) == "postgresql":
+            # One writer per licence at a time (SQLite's write lock already serialises), so
+            # two first states with different parties cannot both pass the check below.
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                {"key": f"airex-ledger-licence:{grant.licence_id}"},
+            )
+        first = connection.execute(
+            sa.select(_GRANT.c.id, _GRANT.c.licensor, _GRANT.c.licensee, _GRANT.c.source_message_id)
+            .where(_GRANT.c.licence_id == grant.licence_id)
+            .order_by(_GRANT.c.issued_at, _GRANT.c.id)
+            .limit(1)
+        ).first()
+        if first is not None and (first.licensor, first.licensee) != (
+            grant.licensor,
+            grant.licensee,
+        ):
+            raise InvalidGrantError(
+                f"licence {grant.licence_id!r} is from {first.licensor} to {first.licensee} "
+                f"(grant {first.id}, message {first.source_message_id!r}); a state from "
+                f"{grant.licensor} to {grant.licensee} (message {source_id!r}) cannot change "
+                "its parties: a licence between other parties needs its own licence id"
+            )
         statement = (
             insert_for(connection, _GRANT)
             .on_conflict_do_nothing(index_elements=["source_message_id"])
@@ -260,6 +312,7 @@ class GrantRegister:
                 "licensor": grant.licensor,
                 "licensee": grant.licensee,
                 "issued_at": grant.issued_at,
+                "effective_at": effective_at(grant.status, grant.issued_at, grant.term_end),
                 "term_start": grant.term_start,
                 "term_end": grant.term_end,
                 "all_works": grant.all_works,
@@ -310,7 +363,7 @@ class GrantRegister:
         query = (
             sa.select(_GRANT)
             .where(_GRANT.c.licence_id == licence_id, issued_by)
-            .order_by(_GRANT.c.issued_at.desc(), _GRANT.c.id.desc())
+            .order_by(_GRANT.c.effective_at.desc(), _GRANT.c.issued_at.desc(), _GRANT.c.id.desc())
             .limit(1)
         )
         found = self._load(query)
@@ -335,7 +388,11 @@ class GrantRegister:
             sa.func.row_number()
             .over(
                 partition_by=_GRANT.c.licence_id,
-                order_by=(_GRANT.c.issued_at.desc(), _GRANT.c.id.desc()),
+                order_by=(
+                    _GRANT.c.effective_at.desc(),
+                    _GRANT.c.issued_at.desc(),
+                    _GRANT.c.id.desc(),
+                ),
             )
             .label("state_rank")
         )
@@ -396,6 +453,7 @@ class GrantRegister:
         grants = [
             GrantPublic(
                 id=row["id"],
+                effective_at=row["effective_at"],
                 licence_id=row["licence_id"],
                 status=GrantStatus(row["status"]),
                 status_reason=row["status_reason"],

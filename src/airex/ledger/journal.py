@@ -70,7 +70,7 @@ from airex.ledger.models import (
     PostingPublic,
     table,
 )
-from airex.ledger.money import Money, currency_exponent
+from airex.ledger.money import INT64_MAX, MAX_MINOR_UNITS, Money, currency_exponent, stored_minor
 from airex.ledger.schema import require_current
 
 __all__ = [
@@ -174,6 +174,11 @@ class PostingLine:
             )
         if not self.amount.minor:
             raise UnbalancedEntryError(f"posting on {self.account.label()} has a zero amount")
+        if abs(self.amount.minor) > MAX_MINOR_UNITS:
+            raise InvalidAmountError(
+                f"posting of {self.amount} on {self.account.label()} is beyond the ledger's "
+                f"limit of {MAX_MINOR_UNITS} minor units per amount"
+            )
 
 
 def debit(account: AccountKey, amount: Any) -> PostingLine:
@@ -386,8 +391,11 @@ class Journal:
         """Post the reversal of entry ``entry_id``: the same postings, negated.
 
         ``effective_on`` is the date the reversal counts from (balances before it still show
-        the original). The key defaults to ``reversal-of-entry-<id>``, so reversing the same
-        entry again returns the first reversal. Raises :class:`~airex.ledger.ReversalError`
+        the original); it cannot be earlier than the original's own date
+        (:class:`~airex.ledger.ReversalError`), or balances between the two dates would show
+        the reversal without what it reverses. The key defaults to
+        ``reversal-of-entry-<id>``, so reversing the same entry again returns the first
+        reversal. Raises :class:`~airex.ledger.ReversalError`
         for an unknown entry, a reversal, or an entry another key already reversed.
         """
         try:
@@ -401,6 +409,16 @@ class Journal:
                 f"entry {entry_id} ({original.idempotency_key!r}) is itself the reversal of "
                 f"entry {original.reverses_entry_id}; post the original again with a new key "
                 "instead of reversing a reversal"
+            )
+        if (
+            isinstance(effective_on, date)
+            and not isinstance(effective_on, datetime)
+            and effective_on < original.effective_on
+        ):
+            raise ReversalError(
+                f"cannot reverse entry {entry_id} ({original.idempotency_key!r}) effective "
+                f"{effective_on}: it takes effect on {original.effective_on}, and a reversal "
+                "cannot take effect before what it reverses"
             )
         key = f"reversal-of-entry-{entry_id}" if idempotency_key is None else idempotency_key
         text = (
@@ -454,7 +472,15 @@ class Journal:
             new_ids.clear()
             return self._write_batch(connection, drafts, new_ids)
 
-        refs = run_write(self.engine, work)
+        try:
+            refs = run_write(self.engine, work)
+        except (sa.exc.IntegrityError, sa.exc.DataError) as exc:
+            if not _is_balance_overflow(exc):
+                raise
+            raise InvalidAmountError(
+                "posting refused: it would take a stored balance beyond the 64-bit range "
+                f"(±{INT64_MAX} minor units) of the database"
+            ) from exc
         self._account_ids.update(new_ids)  # only ids whose creation is committed
         return refs
 
@@ -533,6 +559,13 @@ class Journal:
             else:
                 total[0] += delta
                 total[1] += count
+        if any(abs(delta) > INT64_MAX for delta, _ in balance.values()) or any(
+            abs(delta) > INT64_MAX for delta, _ in days.values()
+        ):
+            raise InvalidAmountError(
+                "posting refused: the batch moves an account by more than the 64-bit range "
+                f"(±{INT64_MAX} minor units) of the database; post it in smaller batches"
+            )
         _bulk.insert_postings(connection, postings)
         # Row locks in one global order: balance rows by account id, then day rows.
         _bulk.add_movements(
@@ -629,7 +662,10 @@ class Journal:
                     .where(_POSTING.c.entry_id.in_(chunk))
                     .order_by(_POSTING.c.id)
                 ).mappings():
-                    money = Money(p["amount_minor"], p["currency"])
+                    money = Money(
+                        stored_minor(p["amount_minor"], f"posting of entry {p['entry_id']}"),
+                        p["currency"],
+                    )
                     postings[p["entry_id"]].append(
                         PostingPublic(
                             account=_account_public(p),
@@ -689,7 +725,7 @@ class Journal:
                     _DAY.c.account_id == account_id, _DAY.c.day <= as_of
                 )
             minor = connection.execute(query).scalar()
-        return Money(int(minor or 0), account.currency)
+        return Money(stored_minor(minor, f"balance of {account.label()}"), account.currency)
 
     def balances(
         self, *, party: str | None = None, as_of: date | None = None
@@ -727,17 +763,29 @@ class Journal:
             rows = connection.execute(query).mappings().all()
         result = []
         for row in rows:
-            money = Money(int(row["balance_minor"]), row["currency"])
+            money = Money(
+                stored_minor(row["balance_minor"], f"balance of account {row['id']}"),
+                row["currency"],
+            )
             result.append(
                 BalancePublic(
                     account=_account_public(row),
                     balance=money.amount,
                     balance_minor=money.minor,
-                    posting_count=int(row["posting_count"]),
+                    posting_count=stored_minor(row["posting_count"], "posting count"),
                     as_of=as_of,
                 )
             )
         return result
+
+
+def _is_balance_overflow(exc: sa.exc.DBAPIError) -> bool:
+    """Whether the database refused a balance update for overflowing 64 bits: PostgreSQL's
+    ``bigint out of range`` (SQLSTATE 22003), SQLite's integer check (its integer arithmetic
+    overflows into a REAL, which ``ck_ledger_balance*_integer`` refuses)."""
+    if getattr(exc.orig, "sqlstate", None) == "22003":
+        return True
+    return "ck_ledger_balance" in str(exc.orig)
 
 
 def _require_day(as_of: object) -> None:

@@ -352,11 +352,12 @@ class GrantEvent(GrantEventBase, table=True):
     __table_args__ = (
         sa.UniqueConstraint("source_message_id", name="uq_ledger_grant_source"),
         sa.CheckConstraint(_in_values("status", GrantStatus), name="ck_ledger_grant_status"),
-        sa.Index("ix_ledger_grant_licence", "licence_id", "issued_at"),
+        sa.Index("ix_ledger_grant_licence", "licence_id", "effective_at"),
         sa.Index("ix_ledger_grant_licensee", "licensee"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
+    effective_at: datetime = Field(sa_type=UTCDateTime())
     territories: str = Field(sa_type=sa.Text())
     excluded_territories: str = Field(sa_type=sa.Text())
     source_message: bytes | None = Field(default=None, sa_type=sa.LargeBinary())
@@ -388,6 +389,9 @@ class GrantPublic(GrantEventBase):
     """A grant event as the API returns it (the raw message is fetched separately)."""
 
     id: int
+    effective_at: datetime
+    """When the state takes effect: ``issued_at``, except for an Expired state issued before
+    its term is over, which takes effect when the term ends (see :mod:`airex.ledger.grants`)."""
     use_types: list[str]
     work_ids: list[str]
     territories: list[str]

@@ -28,12 +28,25 @@ from decimal import Decimal, InvalidOperation
 from airex.ledger.errors import InvalidAmountError
 from airex.messages._iso import minor_unit
 
-__all__ = ["MAX_MINOR_UNITS", "Money", "currency_exponent", "to_minor"]
+__all__ = [
+    "INT64_MAX",
+    "MAX_MINOR_UNITS",
+    "Money",
+    "currency_exponent",
+    "stored_minor",
+    "to_minor",
+]
 
 MAX_MINOR_UNITS = 10**17
-"""Largest magnitude of one amount, in minor units (10^15 EUR). The database column holds
-±9.2 × 10^18, so the sum of up to 92 maximal postings still fits; larger single amounts are
-refused rather than risking an overflow in a balance."""
+"""Largest magnitude of one *amount* (a posting), in minor units (10^15 EUR): what
+:func:`to_minor` and :meth:`Money.of` accept, and what a posting may carry. It does not bound
+a :class:`Money` as such: a balance is a sum of postings and may grow beyond it (it is read
+back exactly, whatever its size). The database columns hold ±:data:`INT64_MAX`; a posting that
+would take a stored balance beyond that range is refused
+(:class:`~airex.ledger.InvalidAmountError`)."""
+
+INT64_MAX = 2**63 - 1
+"""The largest magnitude a stored amount, balance or movement can have (``BIGINT``)."""
 
 _MAX_ADJUSTED = 18  # Decimal.adjusted() above this is beyond any allowed amount
 
@@ -78,11 +91,16 @@ def to_minor(amount: Decimal | int | str, currency: str) -> int:
         assert isinstance(exp, int)  # finite, checked by _decimal
         coefficient = int("".join(map(str, digits))) if digits else 0
         shift = exp + exponent
-        if shift >= 0:
-            minor = coefficient * 10**shift
+        if coefficient == 0:
+            minor = 0  # 0E-30000000 is zero: never compute 10**30000000
+        elif shift >= 0:
+            minor = coefficient * 10**shift  # adjusted() <= 18 bounds the shift
         else:
-            divisor = 10**-shift
-            if coefficient % divisor:
+            # A nonzero coefficient of n digits is a multiple of at most 10^(n-1): dividing by
+            # 10^k with k >= n always leaves a remainder. Refuse before computing 10^k, which
+            # for an exponent like 1E-30000000 would take minutes (a denial of service).
+            divisor = 10 ** min(-shift, len(digits))
+            if -shift >= len(digits) or coefficient % divisor:
                 places = -exp
                 raise InvalidAmountError(
                     f"{amount} {currency} has {places} fraction digits but {currency} has "
@@ -94,6 +112,25 @@ def to_minor(amount: Decimal | int | str, currency: str) -> int:
     if abs(minor) > MAX_MINOR_UNITS:
         raise _out_of_range(amount, currency)
     return minor
+
+
+def stored_minor(value: object, what: str) -> int:
+    """A minor-unit count read from the database, as an exact ``int``; never truncated.
+
+    PostgreSQL hands back ``BIGINT`` sums as integral ``Decimal``. Anything else (a SQLite
+    ``REAL`` or ``TEXT`` smuggled into an integer column, a fraction) means a corrupt database:
+    :class:`InvalidAmountError` naming ``what``, rather than a silently truncated balance.
+    """
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    raise InvalidAmountError(
+        f"{what}: the database holds {value!r} ({type(value).__name__}) where an integer count "
+        "of minor units belongs; the ledger is corrupt (run `airex ledger check`)"
+    )
 
 
 def _decimal(amount: Decimal | str, currency: str) -> Decimal:
@@ -134,8 +171,6 @@ class Money:
             raise InvalidAmountError(
                 f"Money.minor must be an int of minor units, not {self.minor!r}"
             )
-        if abs(self.minor) > MAX_MINOR_UNITS:
-            raise _out_of_range(self.minor, f"minor units of {self.currency}")
 
     @classmethod
     def of(cls, amount: Decimal | int | str, currency: str) -> Money:

@@ -6,14 +6,23 @@ Create Date: 2026-05-02
 
 Posted rows are append-only, and the database itself refuses to change them: ``BEFORE UPDATE``
 and ``BEFORE DELETE`` triggers on every immutable table raise an error (on PostgreSQL also a
-``BEFORE TRUNCATE`` statement trigger), whatever client or code issues the statement. Only the
-derived balance tables are updatable; the checker proves them equal to the postings.
+``BEFORE TRUNCATE`` statement trigger), whatever client or code issues the statement; on SQLite
+``BEFORE INSERT`` triggers also refuse ``INSERT OR REPLACE`` over an existing row, and on
+PostgreSQL a statement trigger refuses postings added to an entry of an earlier transaction
+(see :mod:`airex.ledger._triggers`, whose text the checker compares with the database's). Only
+the derived balance tables are updatable; the checker proves them equal to the postings.
+
+SQLite stores whatever a column is given (a ``REAL`` in a ``BIGINT`` column stays a ``REAL``),
+so every money and count column there carries ``CHECK (typeof(col) = 'integer')``: a
+fractional amount, or a balance update that overflowed into a float, is refused.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+from airex.ledger._triggers import pg_statements, sqlite_triggers
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -23,24 +32,16 @@ depends_on: str | None = None
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 INSTANT = sa.DateTime(timezone=True)
 
-IMMUTABLE_TABLES = (
-    "ledger_account",
-    "ledger_entry",
-    "ledger_posting",
-    "ledger_grant",
-    "ledger_grant_use_type",
-    "ledger_grant_work",
-)
+PG_FUNCTIONS = ("ledger_refuse_change", "ledger_posting_whole_entries")
 
-_REFUSE_FUNCTION = (
-    "CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger\n"
-    "LANGUAGE plpgsql AS $$\n"
-    "BEGIN\n"
-    "    RAISE EXCEPTION 'airex ledger: % on % refused: posted rows are immutable "
-    "(post a reversal instead)', TG_OP, TG_TABLE_NAME USING ERRCODE = 'restrict_violation';\n"
-    "END\n"
-    "$$"
-)
+
+def _integers(name: str, *columns: str) -> list[sa.CheckConstraint]:
+    """SQLite only: ``CHECK (typeof(c) = 'integer')`` over ``columns`` (PostgreSQL's BIGINT
+    holds nothing else)."""
+    if op.get_bind().dialect.name != "sqlite":
+        return []
+    condition = " AND ".join(f"typeof({c}) = 'integer'" for c in columns)
+    return [sa.CheckConstraint(condition, name=f"ck_{name}_integer")]
 
 
 def upgrade() -> None:
@@ -81,6 +82,7 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
         sa.CheckConstraint("amount_minor <> 0", name="ck_ledger_posting_nonzero"),
+        *_integers("ledger_posting", "amount_minor"),
     )
     op.create_index("ix_ledger_posting_entry", "ledger_posting", ["entry_id"])
     op.create_index("ix_ledger_posting_account", "ledger_posting", ["account_id", "entry_id"])
@@ -89,6 +91,7 @@ def upgrade() -> None:
         sa.Column("account_id", ID, primary_key=True, autoincrement=False),
         sa.Column("balance_minor", sa.BigInteger(), nullable=False),
         sa.Column("posting_count", sa.BigInteger(), nullable=False),
+        *_integers("ledger_balance", "balance_minor", "posting_count"),
         sqlite_with_rowid=False,
     )
     op.create_table(
@@ -97,6 +100,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), primary_key=True),
         sa.Column("delta_minor", sa.BigInteger(), nullable=False),
         sa.Column("posting_count", sa.BigInteger(), nullable=False),
+        *_integers("ledger_balance_day", "delta_minor", "posting_count"),
         sqlite_with_rowid=False,
     )
     op.create_table(
@@ -112,6 +116,7 @@ def upgrade() -> None:
         sa.Column("all_works", sa.Boolean(), nullable=False),
         sa.Column("source_message_id", sa.String(255), nullable=False),
         sa.Column("id", ID, primary_key=True, autoincrement=True),
+        sa.Column("effective_at", INSTANT, nullable=False),
         sa.Column("territories", sa.Text(), nullable=False),
         sa.Column("excluded_territories", sa.Text(), nullable=False),
         sa.Column("source_message", sa.LargeBinary(), nullable=True),
@@ -123,7 +128,7 @@ def upgrade() -> None:
             name="ck_ledger_grant_status",
         ),
     )
-    op.create_index("ix_ledger_grant_licence", "ledger_grant", ["licence_id", "issued_at"])
+    op.create_index("ix_ledger_grant_licence", "ledger_grant", ["licence_id", "effective_at"])
     op.create_index("ix_ledger_grant_licensee", "ledger_grant", ["licensee"])
     op.create_table(
         "ledger_grant_use_type",
@@ -170,33 +175,28 @@ def downgrade() -> None:
 
 def _install_immutability() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_REFUSE_FUNCTION)
-        for name in IMMUTABLE_TABLES:
-            op.execute(
-                f"CREATE TRIGGER {name}_immutable BEFORE UPDATE OR DELETE ON {name} "
-                "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()"
-            )
-            op.execute(
-                f"CREATE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()"
-            )
+        for statement in pg_statements():
+            op.execute(statement)
         return
-    for name in IMMUTABLE_TABLES:
-        for operation in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {name}_no_{operation.lower()} BEFORE {operation} ON {name} "
-                f"BEGIN SELECT RAISE(ABORT, 'airex ledger: {operation} on {name} refused: "
-                "posted rows are immutable (post a reversal instead)'); END"
-            )
+    for _, statement in sqlite_triggers().values():
+        op.execute(statement)
 
 
 def _remove_immutability() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for name in IMMUTABLE_TABLES:
+        op.execute("DROP TRIGGER IF EXISTS ledger_posting_whole_entries ON ledger_posting")
+        for name in (
+            "ledger_account",
+            "ledger_entry",
+            "ledger_posting",
+            "ledger_grant",
+            "ledger_grant_use_type",
+            "ledger_grant_work",
+        ):
             op.execute(f"DROP TRIGGER IF EXISTS {name}_immutable ON {name}")
             op.execute(f"DROP TRIGGER IF EXISTS {name}_no_truncate ON {name}")
-        op.execute("DROP FUNCTION IF EXISTS ledger_refuse_change()")
+        for function in PG_FUNCTIONS:
+            op.execute(f"DROP FUNCTION IF EXISTS {function}()")
         return
-    for name in IMMUTABLE_TABLES:
-        for operation in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS {name}_no_{operation}")
+    for name in sqlite_triggers():
+        op.execute(f"DROP TRIGGER IF EXISTS {name}")
