@@ -26,7 +26,7 @@ from airex.ledger import (
     head_revision,
     upgrade,
 )
-from airex.ledger.models import IMMUTABLE_TABLES
+from airex.ledger._triggers import IMMUTABLE_TABLES
 from airex.ledger.schema import VERSION_TABLE, downgrade, ledger_metadata
 
 if TYPE_CHECKING:

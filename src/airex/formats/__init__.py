@@ -15,7 +15,6 @@ from airex.formats._hardened import (
     locate_schema_error,
     parse_xml,
     stream_element_batches,
-    stream_elements,
 )
 
 __all__ = [
@@ -28,5 +27,4 @@ __all__ = [
     "locate_schema_error",
     "parse_xml",
     "stream_element_batches",
-    "stream_elements",
 ]

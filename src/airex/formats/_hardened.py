@@ -38,7 +38,6 @@ __all__ = [
     "locate_schema_error",
     "parse_xml",
     "stream_element_batches",
-    "stream_elements",
 ]
 
 CHUNK_SIZE: Final = 64 * 1024
@@ -452,26 +451,10 @@ def stream_element_batches(
         )
 
 
-def stream_elements(
-    chunks: Iterable[bytes],
-    tags: Iterable[str],
-    *,
-    root: str,
-    schema: etree.XMLSchema | None = None,
-    limits: ParseLimits = DEFAULT_LIMITS,
-    name: str | None = None,
-) -> Iterator[etree._Element]:
-    """Yield each element named in ``tags`` when it ends (see :func:`stream_element_batches`)."""
-    for batch in stream_element_batches(
-        chunks, tags, root=root, schema=schema, limits=limits, name=name
-    ):
-        yield from batch
-
-
 def locate_schema_error(
     chunks: Iterable[bytes], offset: int, schema: etree.XMLSchema, count_tag: str
 ) -> tuple[int | None, int]:
-    """Where a schema error :func:`stream_elements` reported at ``offset`` is: its line, and
+    """Where a schema error :func:`stream_element_batches` reported at ``offset`` is: its line, and
     how many ``count_tag`` elements ended before it.
 
     Re-reads the document, validating, at full speed up to ``offset``, then one line at a time

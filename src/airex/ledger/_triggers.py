@@ -48,6 +48,7 @@ IMMUTABLE_TABLES = (
     "ledger_grant_use_type",
     "ledger_grant_work",
 )
+"""Tables whose rows may be inserted, never updated or deleted (enforced by triggers)."""
 
 _IMMUTABLE = "posted rows are immutable (post a reversal instead)"
 

@@ -405,17 +405,6 @@ class GrantPublic(GrantEventBase):
         return work_id is None or self.all_works or work_id in self.work_ids
 
 
-IMMUTABLE_TABLES = (
-    "ledger_account",
-    "ledger_entry",
-    "ledger_posting",
-    "ledger_grant",
-    "ledger_grant_use_type",
-    "ledger_grant_work",
-)
-"""Tables whose rows may be inserted, never updated or deleted (enforced by triggers)."""
-
-
 def ledger_tables() -> list[sa.Table]:
     """The ledger's tables in creation order (parents before children)."""
     return [
