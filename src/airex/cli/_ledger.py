@@ -30,6 +30,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from airex.db import MigrationHistory
     from airex.ledger import DatabaseConfig, GrantPublic
 
 __all__ = ["db_app", "ledger_app"]
@@ -123,16 +124,17 @@ def _engine(database: str | None) -> Iterator[Engine]:
     """An engine on the chosen database; ledger and database errors exit with status 2."""
     import sqlalchemy as sa
 
+    from airex.db import DatabaseError
     from airex.ledger import LedgerError, create_engine
 
     try:
         config = _config(database)
         engine = create_engine(config)
-    except LedgerError as exc:
+    except (LedgerError, DatabaseError) as exc:
         raise _fail(str(exc)) from None
     try:
         yield engine
-    except LedgerError as exc:
+    except (LedgerError, DatabaseError) as exc:
         raise _fail(str(exc)) from None
     except sa.exc.OperationalError as exc:
         where = config.display_url()
@@ -457,20 +459,35 @@ def check(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
     ),
 )
 def upgrade_schema(database: DatabaseOpt = None) -> None:
-    """Create or upgrade the schema to the newest revision (Alembic migrations in airex).
+    """Create or upgrade every part's tables to the newest revision (Alembic migrations).
 
-    On PostgreSQL the upgrade also installs the triggers that make the database refuse
-    UPDATE and DELETE of posted rows; SQLite gets the equivalent triggers.
+    Each part (ledger, registry, royalties, exchange) has its own migration history in the same
+    database; they are upgraded in dependency order, one line of output each. On PostgreSQL the
+    ledger's upgrade also installs the triggers that make the database refuse UPDATE and DELETE
+    of posted rows; SQLite gets the equivalent triggers.
     """
-    from airex.ledger import head_revision, upgrade
-    from airex.ledger.schema import current_revision
-
     with _engine(database) as engine:
-        before = current_revision(engine)
-        after = upgrade(engine)
-    where = _config(database).display_url()
-    head = head_revision()
-    if before == after:
-        typer.echo(f"{where}: already at ledger schema revision {after} (head {head})")
-    else:
-        typer.echo(f"{where}: upgraded ledger schema from {before or 'nothing'} to {after}")
+        where = _config(database).display_url()
+        for history in schema_histories():
+            before = history.current_revision(engine)
+            after = history.upgrade(engine)
+            head = history.head_revision()
+            if before == after:
+                typer.echo(
+                    f"{where}: already at {history.name} schema revision {after} (head {head})"
+                )
+            else:
+                typer.echo(
+                    f"{where}: upgraded {history.name} schema from {before or 'nothing'} to {after}"
+                )
+
+
+SCHEMA_MODULES = ("airex.ledger.schema",)
+"""Modules holding a ``HISTORY`` (:class:`airex.db.MigrationHistory`), in upgrade order."""
+
+
+def schema_histories() -> list[MigrationHistory]:
+    """Every part's migration history, in the order ``airex db upgrade`` applies them."""
+    import importlib
+
+    return [importlib.import_module(name).HISTORY for name in SCHEMA_MODULES]

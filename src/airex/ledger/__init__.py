@@ -21,13 +21,13 @@ The ledger depends on nothing else of airex but the ISO 4217 table and the error
 layers above convert messages into its plain data.
 """
 
-from airex.ledger.check import INVARIANTS, CheckReport, Violation, check_ledger
-from airex.ledger.db import (
+from airex.db import (
     DEFAULT_SQLITE_FILE,
     ENV_DATABASE_URL,
     DatabaseConfig,
     create_engine,
 )
+from airex.ledger.check import INVARIANTS, CheckReport, Violation, check_ledger
 from airex.ledger.errors import (
     DatabaseConfigError,
     IdempotencyConflictError,

@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from airex.ledger.db import backend_of, chunked
+from airex.db import backend_of, chunked
 
 __all__ = ["EntryRow", "add_movements", "existing_entries", "insert_entries", "insert_postings"]
 

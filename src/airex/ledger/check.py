@@ -70,8 +70,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from airex.db import backend_of, chunked, read_transaction
 from airex.ledger import _triggers
-from airex.ledger.db import backend_of, chunked, read_transaction
 from airex.ledger.errors import InvalidAmountError, SchemaNotCurrentError
 from airex.ledger.grants import GrantRegister, effective_at, stored_grant_hash
 from airex.ledger.journal import content_hash

@@ -13,12 +13,12 @@
         │                                         different content
         ├── ReversalError (ValueError)            reversing an unknown entry, a reversal, or an
         │                                         entry already reversed
-        ├── UnknownEntryError (LookupError)       no journal entry has that id
-        ├── LedgerBusyError (RuntimeError)        the database stayed locked or kept aborting
-        │                                         the transaction after every retry
-        ├── DatabaseConfigError (ValueError)      a database URL airex cannot use
-        └── SchemaNotCurrentError (RuntimeError)  the database is not migrated to the code's
-                                                  revision (run ``airex db upgrade``)
+        └── UnknownEntryError (LookupError)       no journal entry has that id
+
+The database's own errors (:class:`~airex.db.DatabaseConfigError`,
+:class:`~airex.db.SchemaNotCurrentError`, :class:`LedgerBusyError`, which is
+:class:`~airex.db.DatabaseBusyError`) sit under :class:`airex.db.DatabaseError`, shared by every
+stateful part, and are re-exported here.
 
 Each error says what was refused and where (the idempotency key, the account, the licence id),
 so that a log line alone is enough to find the offending input.
@@ -26,6 +26,7 @@ so that a log line alone is enough to find the offending input.
 
 from __future__ import annotations
 
+from airex.db import DatabaseBusyError, DatabaseConfigError, SchemaNotCurrentError
 from airex.errors import AirexError
 
 __all__ = [
@@ -85,13 +86,5 @@ class UnknownEntryError(LedgerError, LookupError):
     """No journal entry has the id asked for."""
 
 
-class LedgerBusyError(LedgerError, RuntimeError):
-    """The database stayed locked (SQLite) or kept aborting the transaction (PostgreSQL)."""
-
-
-class DatabaseConfigError(LedgerError, ValueError):
-    """The database URL names a backend airex does not support, or is malformed."""
-
-
-class SchemaNotCurrentError(LedgerError, RuntimeError):
-    """The database's ledger schema is missing or at another revision than the code's."""
+LedgerBusyError = DatabaseBusyError
+"""The ledger's name for :class:`airex.db.DatabaseBusyError`."""

@@ -63,7 +63,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from airex.ledger.db import backend_of, chunked, insert_for, read_transaction, run_write
+from airex.db import backend_of, chunked, insert_for, read_transaction, run_write
 from airex.ledger.errors import IdempotencyConflictError, InvalidGrantError
 from airex.ledger.models import (
     KEY_LENGTH,

@@ -46,8 +46,8 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from airex.db import chunked, insert_for, read_transaction, run_write
 from airex.ledger import _bulk
-from airex.ledger.db import chunked, insert_for, read_transaction, run_write
 from airex.ledger.errors import (
     IdempotencyConflictError,
     InvalidAmountError,
@@ -340,7 +340,7 @@ def _draft(entry: NewEntry) -> _Draft:
 class Journal:
     """The money ledger on one database (an engine from :func:`airex.ledger.create_engine`).
 
-    Safe to use from many processes at once (see :mod:`airex.ledger.db` for the locking);
+    Safe to use from many processes at once (see :mod:`airex.db` for the locking);
     one instance per process is enough. Raises
     :class:`~airex.ledger.SchemaNotCurrentError` when the database is not migrated.
     """

@@ -1,4 +1,4 @@
-"""Where the ledger lives, and how it is opened and written: config, engine, transactions.
+"""Where airex keeps its state, and how it is opened and written: config, engine, transactions.
 
 Configuration is a typed object passed in (:class:`DatabaseConfig`); the environment is read in
 exactly one place, :meth:`DatabaseConfig.from_env`, and never at import time:
@@ -46,7 +46,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 
-from airex.ledger.errors import DatabaseConfigError, LedgerBusyError
+from airex.db._errors import DatabaseBusyError, DatabaseConfigError
 
 __all__ = [
     "DEFAULT_SQLITE_FILE",
@@ -78,11 +78,11 @@ _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, d
 
 @dataclass(frozen=True, slots=True)
 class DatabaseConfig:
-    """How to reach the ledger's database.
+    """How to reach airex's database (ledger, registry, royalties, exchange).
 
     ``url`` is a SQLAlchemy URL (``sqlite:////abs/path/airex.db`` or
     ``postgresql://user@host/db``). ``busy_timeout`` is how long (seconds) a SQLite writer waits
-    for another writer's lock before :class:`LedgerBusyError`; ``max_retries`` how often a
+    for another writer's lock before :class:`DatabaseBusyError`; ``max_retries`` how often a
     PostgreSQL transaction aborted by a deadlock or serialisation failure is retried.
     ``sqlite_synchronous`` is SQLite's ``PRAGMA synchronous``: ``FULL`` (default) keeps a
     committed entry through a power cut, ``NORMAL`` only through a process crash.
@@ -141,7 +141,7 @@ class DatabaseConfig:
                 )
             if url.database in (None, "", ":memory:"):
                 raise DatabaseConfigError(
-                    "the ledger needs a SQLite *file* (sqlite:///path/airex.db); an in-memory "
+                    "airex needs a SQLite *file* (sqlite:///path/airex.db); an in-memory "
                     "database would vanish with its connection"
                 )
             return url.set(drivername="sqlite+pysqlite")
@@ -235,7 +235,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
                 yield connection
         except sa.exc.OperationalError as exc:
             if _is_locked(exc):
-                raise LedgerBusyError(
+                raise DatabaseBusyError(
                     f"{_config(engine).display_url()}: the database stayed locked by another "
                     f"writer for the whole busy timeout ({_config(engine).busy_timeout:g} s)"
                 ) from exc
@@ -282,7 +282,7 @@ def run_write(engine: Engine, work: Callable[[Connection], T]) -> T:
                 raise
             attempt += 1
             if attempt > config.max_retries:
-                raise LedgerBusyError(
+                raise DatabaseBusyError(
                     f"{config.display_url()}: the transaction was aborted "
                     f"{attempt} times by concurrent writers ({exc.orig}); giving up"
                 ) from exc

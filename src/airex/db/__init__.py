@@ -1,0 +1,46 @@
+"""The database every stateful part of airex shares: configuration, engine, transactions, and
+one migration history per part.
+
+A SQLite file by default (``./airex.db``, no server needed), PostgreSQL when
+``AIREX_DATABASE_URL`` says so. The ledger, the registry, the royalties and the exchange keep
+their tables in the same database, each with its own :class:`MigrationHistory`; ``airex db
+upgrade`` runs them all. Read :mod:`airex.db._engine` for how concurrent writers are kept safe.
+"""
+
+from airex.db._engine import (
+    DEFAULT_SQLITE_FILE,
+    ENV_DATABASE_URL,
+    DatabaseConfig,
+    backend_of,
+    chunked,
+    create_engine,
+    insert_for,
+    read_transaction,
+    run_write,
+    write_transaction,
+)
+from airex.db._errors import (
+    DatabaseBusyError,
+    DatabaseConfigError,
+    DatabaseError,
+    SchemaNotCurrentError,
+)
+from airex.db._migrations import MigrationHistory
+
+__all__ = [
+    "DEFAULT_SQLITE_FILE",
+    "ENV_DATABASE_URL",
+    "DatabaseBusyError",
+    "DatabaseConfig",
+    "DatabaseConfigError",
+    "DatabaseError",
+    "MigrationHistory",
+    "SchemaNotCurrentError",
+    "backend_of",
+    "chunked",
+    "create_engine",
+    "insert_for",
+    "read_transaction",
+    "run_write",
+    "write_transaction",
+]
