@@ -13,6 +13,7 @@ from airex.formats.usage._generate import (
     SOURCE,
     generate_report,
     generate_rows,
+    generate_works,
     synthetic_header,
 )
 from airex.formats.usage._records import work_id_error
@@ -34,6 +35,16 @@ def test_same_seed_same_rows_other_seed_other_rows() -> None:
     assert first == again
     assert _fields(first) != _fields(other)
     assert synthetic_header(500, seed=3) == header
+
+
+@pytest.mark.parametrize(("n", "works"), [(7, None), (2_000, None), (300, 40)])
+def test_generate_works_is_the_table_the_rows_draw_from(n: int, works: int | None) -> None:
+    """Every row names a work of generate_works(same arguments), and every such work is used."""
+    header = synthetic_header(n, seed=5)
+    table = generate_works(n, seed=5, works=works, header=header)
+    rows = list(generate_rows(n, seed=5, works=works, header=header))
+    assert len(set(table)) == len(table) == (works or max(1, n // 10))
+    assert {row.work_ids for row in rows} == set(table)
 
 
 @pytest.mark.parametrize(("n", "works"), [(1, None), (7, None), (2_000, None), (300, 40)])

@@ -25,7 +25,12 @@ from airex.formats.usage._convert import (
     open_writer,
 )
 from airex.formats.usage._flat import FlatUsageReader, FlatUsageWriter, flat_file_names
-from airex.formats.usage._generate import generate_report, generate_rows, synthetic_header
+from airex.formats.usage._generate import (
+    generate_report,
+    generate_rows,
+    generate_works,
+    synthetic_header,
+)
 from airex.formats.usage._records import (
     ReportHeader,
     UsageReader,
@@ -56,6 +61,7 @@ __all__ = [
     "form_of",
     "generate_report",
     "generate_rows",
+    "generate_works",
     "open_report",
     "open_writer",
     "synthetic_header",

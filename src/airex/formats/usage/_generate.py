@@ -29,7 +29,7 @@ from airex.messages.common import MessageHeader, Party, Period
 from airex.messages.identifiers import isbn13_check_digit, iswc_check_digit
 from airex.messages.usage import Model, ReportedRevenue
 
-__all__ = ["generate_report", "generate_rows", "synthetic_header"]
+__all__ = ["generate_report", "generate_rows", "generate_works", "synthetic_header"]
 
 MAX_WORKS = 1_000_000
 """The default number of distinct works (``n // 10``) is capped here."""
@@ -165,6 +165,35 @@ def _works_table(count: int, rng: random.Random, header: ReportHeader) -> list[t
     return table
 
 
+def _work_count(n: int, works: int | None) -> int:
+    count = works if works is not None else min(max(1, n // 10), MAX_WORKS)
+    if count < 1:
+        raise ValueError(f"works must be at least 1, not {count}")
+    return count
+
+
+def generate_works(
+    n: int, *, seed: int = 0, works: int | None = None, header: ReportHeader
+) -> list[tuple[WorkRef, ...]]:
+    """The works :func:`generate_rows` with the same arguments draws from, most popular first.
+
+    Each work is the tuple of its identifiers (the first is the one records name). What a
+    registry must hold for the generated usage to be recognised: benchmarks and the demo
+    declare (most of) these works before pricing the report.
+    """
+    return _table(_work_count(n, works), random.Random(seed), header)  # noqa: S311
+
+
+def _table(count: int, rng: random.Random, header: ReportHeader) -> list[tuple[WorkRef, ...]]:
+    collecting = gc.isenabled()
+    gc.disable()  # the table is a million small tuples that all live on: nothing to collect
+    try:
+        return _works_table(count, rng, header)
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def generate_rows(
     n: int, *, seed: int = 0, works: int | None = None, header: ReportHeader
 ) -> Iterator[UsageRow]:
@@ -175,17 +204,9 @@ def generate_rows(
     """
     if n <= 0:
         return
-    count = works if works is not None else min(max(1, n // 10), MAX_WORKS)
-    if count < 1:
-        raise ValueError(f"works must be at least 1, not {count}")
+    count = _work_count(n, works)
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
-    collecting = gc.isenabled()
-    gc.disable()  # the table is a million small tuples that all live on: nothing to collect
-    try:
-        table = _works_table(count, rng, header)
-    finally:
-        if collecting:
-            gc.enable()
+    table = _table(count, rng, header)
     # Zipf-like ranks by inverting the continuous CDF of x ** -s on [1, count + 1): O(1) a draw
     inverse = 1.0 / (1.0 - _ZIPF_EXPONENT)
     span = (count + 1.0) ** (1.0 - _ZIPF_EXPONENT) - 1.0
