@@ -67,7 +67,7 @@ def test_db_upgrade_creates_then_reports_current(empty_backend: Backend) -> None
     """The first upgrade creates the schema; the second says it is current."""
     first = run("db", "upgrade", "--database", empty_backend.url)
     assert first.exit_code == 0, first.output
-    assert first.stdout.endswith("upgraded ledger schema from nothing to 0001\n")
+    assert first.stdout.splitlines()[0].endswith("upgraded ledger schema from nothing to 0001")
     second = run("db", "upgrade", "--database", empty_backend.url)
     assert "already at ledger schema revision 0001 (head 0001)" in second.stdout
 

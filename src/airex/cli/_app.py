@@ -15,8 +15,12 @@ from typing import Annotated
 import typer
 
 from airex import __version__
+from airex.cli._batch import batch_app
+from airex.cli._exchange import register as register_exchange
 from airex.cli._files import Outcome, check_file, collect, parse_file, require_files
 from airex.cli._ledger import db_app, ledger_app
+from airex.cli._registry import registry_app
+from airex.cli._royalties import royalties_app
 from airex.cli._usage import usage_app
 from airex.formats import ParseLimits
 
@@ -263,6 +267,10 @@ def show(
 app.add_typer(usage_app, name="usage")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(db_app, name="db")
+app.add_typer(registry_app, name="registry")
+app.add_typer(batch_app, name="batch")
+app.add_typer(royalties_app, name="royalties")
+register_exchange(app)
 
 
 def main() -> None:

@@ -482,7 +482,12 @@ def upgrade_schema(database: DatabaseOpt = None) -> None:
                 )
 
 
-SCHEMA_MODULES = ("airex.ledger.schema",)
+SCHEMA_MODULES = (
+    "airex.ledger.schema",
+    "airex.registry.schema",
+    "airex.royalties.schema",
+    "airex.exchange.schema",
+)
 """Modules holding a ``HISTORY`` (:class:`airex.db.MigrationHistory`), in upgrade order."""
 
 

@@ -601,17 +601,19 @@ class Journal:
             ],
         )
         columns = (_ACCOUNT.c.party, _ACCOUNT.c.kind, _ACCOUNT.c.currency, _ACCOUNT.c.licence_id)
+        wanted = set(missing)
         for chunk in chunked(missing):
+            # By party (the unique index's first column: SQLite cannot use the index for a
+            # row-value IN list and scanned every account per chunk), then keep the keys asked.
             rows = connection.execute(
                 sa.select(_ACCOUNT.c.id, *columns).where(
-                    sa.tuple_(*columns).in_(
-                        [(k.party, str(k.kind), k.currency, k.licence_id) for k in chunk]
-                    )
+                    _ACCOUNT.c.party.in_(sorted({k.party for k in chunk}))
                 )
             )
             for row in rows:
                 key = AccountKey(row.party, AccountKind(row.kind), row.currency, row.licence_id)
-                resolved[key] = new_ids[key] = row.id
+                if key in wanted:
+                    resolved[key] = new_ids[key] = row.id
         return resolved
 
     # --- reading -------------------------------------------------------------------------

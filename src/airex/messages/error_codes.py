@@ -25,6 +25,9 @@ class ErrorCode:
 _NWF = MessageStatus.XML_NOT_WELL_FORMED
 _XSD = MessageStatus.SCHEMA_INVALID
 _BR = MessageStatus.BUSINESS_RULE_VIOLATION
+_HASH = MessageStatus.SIGNATURE_OR_HASH_SUM_WRONG_OR_MISSING
+_OK = MessageStatus.MESSAGE_ACCEPTED
+_REF = MessageStatus.UNKNOWN_REFERENCE
 
 CODES: dict[str, ErrorCode] = {
     e.code: e
@@ -103,6 +106,87 @@ CODES: dict[str, ErrorCode] = {
         ErrorCode("InvalidBatchId", _BR, "BatchId is not a real UTC date and time"),
         ErrorCode("HashSumLengthMismatch", _BR, "a hash's length does not fit its algorithm"),
         ErrorCode("InvalidBatchUrl", _BR, "a batch URL leaves the batch folder (.. segment)"),
+        # --- batches (airex.batch): the files of a batch against its manifest ---
+        ErrorCode("FileMissing", _HASH, "a file the manifest lists is not in the batch"),
+        ErrorCode("FileSizeMismatch", _HASH, "a file's size is not the manifest's FileSize"),
+        ErrorCode("HashSumMismatch", _HASH, "a file's hash is not the manifest's HashSumValue"),
+        ErrorCode("MessageTypeMismatch", _BR, "a file's message type is not the one listed"),
+        ErrorCode("MessageIdMismatch", _BR, "a file's MessageId is not the one the manifest lists"),
+        ErrorCode("DuplicateBatchUrl", _BR, "two manifest entries name the same file"),
+        ErrorCode("BatchIdMismatch", _BR, "the manifest's BatchId is not the one in its file name"),
+        ErrorCode("ManifestAmbiguous", _BR, "several BatchComplete files; none is the batch's own"),
+        ErrorCode(
+            "FileNotInManifest",
+            MessageStatus.MESSAGE_ACCEPTED,
+            "a warning: a file of the batch the manifest does not list (not processed)",
+        ),
+        ErrorCode(
+            "UnsafeBatchMember",
+            _NWF,
+            "a batch file or zip member is unsafe (link, absolute path, .., duplicate)",
+        ),
+        ErrorCode("BatchTooLarge", _NWF, "a batch has too many files or bytes (BatchLimits)"),
+        ErrorCode(
+            "CompressionRatioExceeded", _NWF, "a zip member expands beyond the limit (zip bomb)"
+        ),
+        ErrorCode("ArchiveUnreadable", _NWF, "not a zip, a corrupt or encrypted one, a bad CRC"),
+        # --- royalties: a priced usage report's warnings (the report is accepted) ---
+        ErrorCode("OptedOut", _OK, "a warning: usage held, the rightsholder opted out"),
+        ErrorCode(
+            "NoPreferenceOptInRegime", _OK, "a warning: usage held, no opt-in (opt-in regime)"
+        ),
+        ErrorCode("UnknownWork", _OK, "a warning: usage held, no work has this identifier"),
+        ErrorCode("OutsideRepertoire", _OK, "a warning: usage held, work not in the repertoire"),
+        ErrorCode("UseTypeNotLicensed", _OK, "a warning: usage held, use type not licensed"),
+        ErrorCode("OutsideTerm", _OK, "a warning: usage held, outside the licence's term"),
+        ErrorCode("OutsideTerritory", _OK, "a warning: usage held, outside the territory"),
+        ErrorCode("LicenceNotInForce", _OK, "a warning: usage held, licence not in force"),
+        ErrorCode("NoTariffForUsage", _OK, "a warning: usage held, no tariff prices it"),
+        ErrorCode(
+            "RevenueNotReported", _OK, "a warning: a revenue share not priced, no revenue given"
+        ),
+        ErrorCode("MoreHeldRecords", _OK, "a warning: more held records than listed (1000)"),
+        # --- royalties: a usage report refused whole (nothing priced) ---
+        ErrorCode("ReportNotPriced", _BR, "a usage report cannot be priced (see the text)"),
+        ErrorCode("UnknownLicence", _REF, "a usage report names a licence never granted"),
+        ErrorCode("UnknownReport", _REF, "a correction names a report never priced"),
+        ErrorCode("ReportConflict", _BR, "a ReportId or MessageId reused with other content"),
+        ErrorCode(
+            "NotLicensee", MessageStatus.NOT_AUTHORISED, "a usage report not from the licensee"
+        ),
+        # --- the exchange: parties, entitlements, duplicates, dead letters ---
+        ErrorCode(
+            "SenderMismatch",
+            MessageStatus.NOT_AUTHORISED,
+            "the message says it is from another party than the one that sent it",
+        ),
+        ErrorCode("UnknownSender", MessageStatus.UNKNOWN_PARTY, "the sender is not a party"),
+        ErrorCode("UnknownRecipient", MessageStatus.UNKNOWN_PARTY, "a recipient is not a party"),
+        ErrorCode(
+            "ManifestOutsideBatch",
+            MessageStatus.NOT_AUTHORISED,
+            "a ManifestMessage sent alone, not as a batch's completion file",
+        ),
+        ErrorCode(
+            "SenderNotEntitled",
+            MessageStatus.NOT_AUTHORISED,
+            "the sender's role may not send this message family",
+        ),
+        ErrorCode(
+            "RecipientNotEntitled",
+            MessageStatus.NOT_AUTHORISED,
+            "a recipient's role may not receive this message family (or it is the sender)",
+        ),
+        ErrorCode(
+            "DuplicateMessage",
+            MessageStatus.DUPLICATE_MESSAGE,
+            "the sender sent a message with this MessageId before; this copy is ignored",
+        ),
+        ErrorCode(
+            "ProcessingFailed",
+            MessageStatus.INTERNAL_ERROR,
+            "the exchange gave up on the message (dead letters; the reason is in the text)",
+        ),
     ]
 }
 

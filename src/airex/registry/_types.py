@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airex.messages.terms import LicenceTerms
 
 __all__ = ["Decision", "LicenceScope", "Reason", "Regime"]
 
@@ -93,3 +97,29 @@ class LicenceScope:
     all_works: bool = True
     work_ids: frozenset[tuple[str, str, str | None]] = frozenset()
     work_types: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_terms(cls, licence_id: str, status: str, terms: LicenceTerms) -> LicenceScope:
+        """The scope of a licence's terms (a LicenceMessage's ``licence.licence_terms``) in
+        state ``status`` (``"Granted"``, ``"Suspended"``...)."""
+        repertoire = terms.repertoire
+        work_ids: frozenset[tuple[str, str, str | None]] = frozenset()
+        work_types: frozenset[str] = frozenset()
+        if repertoire.work_id_list is not None:
+            work_ids = frozenset(
+                (str(w.type), w.value, w.namespace) for w in repertoire.work_id_list.work_ids
+            )
+        if repertoire.work_type_list is not None:
+            work_types = frozenset(str(t) for t in repertoire.work_type_list.work_types)
+        return cls(
+            licence_id=licence_id,
+            status=str(status),
+            use_types=frozenset(str(u) for u in terms.permitted_use_types),
+            territories=frozenset(terms.territory.territory_codes),
+            excluded_territories=frozenset(terms.territory.excluded_territory_codes),
+            term_start=terms.term.start_date,
+            term_end=terms.term.end_date,
+            all_works=repertoire.all_represented_works is not None,
+            work_ids=work_ids,
+            work_types=work_types,
+        )

@@ -14,19 +14,24 @@ The contract between :mod:`airex.royalties.pricing` and :mod:`airex.royalties.di
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from airex.errors import MessageError
+
 __all__ = [
+    "UNITS",
     "USE_TYPES",
     "Basis",
     "HeldRecord",
     "PricedInvoice",
     "PricedLine",
     "PricedReport",
+    "ReportUsage",
     "ReportWorks",
 ]
 
@@ -38,6 +43,9 @@ USE_TYPES: tuple[str, ...] = (
     "UseForAISearchIndexing",
 )
 """Use types by index (``use_type_index`` values point here)."""
+
+UNITS: tuple[str, ...] = ("Work", "Token", "Retrieval", "Output", "Request", "Byte", "Second")
+"""Units by index (``unit_index`` values of :class:`ReportUsage` point here)."""
 
 
 class Basis(StrEnum):
@@ -86,6 +94,40 @@ class PricedLine:
     units_micro: Sequence[int]
     quantity: Decimal | None = None
     unit_price: Decimal | None = None
+    use_type_mask: int = 0
+    """The use types the tariff covers, as bits (``1 << use type index``)."""
+    unit: str | None = None
+    """The unit a PerUnit tariff prices (its basis rows are that unit's usage only)."""
+
+
+def _longs() -> array[int]:
+    return array("q")
+
+
+def _smalls() -> array[int]:
+    return array("b")
+
+
+@dataclass(slots=True)
+class ReportUsage:
+    """A report's permitted, priced usage, aggregated per (work, use type, unit), columnar.
+
+    Row ``i`` says that work ``work_position[i]`` (into :class:`ReportWorks`) was used for
+    :data:`USE_TYPES` ``[use_type_index[i]]`` for ``units_micro[i]`` millionths of
+    :data:`UNITS` ``[unit_index[i]]``, with AttributionShares summing to
+    ``attribution_micro[i]`` millionths. Rows are sorted by (work, use type, unit) and unique.
+    Every priced line's basis rows are derived from these rows
+    (:func:`airex.royalties.pricing.line_basis`).
+    """
+
+    work_position: array[int] = field(default_factory=_longs)
+    use_type_index: array[int] = field(default_factory=_smalls)
+    unit_index: array[int] = field(default_factory=_smalls)
+    units_micro: Sequence[int] = field(default_factory=list)
+    attribution_micro: Sequence[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.work_position)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +154,21 @@ class PricedReport:
     works: ReportWorks
     lines: list[PricedLine]
     held: list[HeldRecord] = field(default_factory=list)
+    """Held records kept in memory (empty when pricing streams them to a sink, as it does)."""
+    usage: ReportUsage | None = None
+    """The priced usage the lines' basis rows derive from (``None`` when not loaded)."""
+    records: int = 0
+    """Usage records read (priced + held)."""
+    held_records: int = 0
+    """Records held back (not priced)."""
+    held_by_reason: dict[str, int] = field(default_factory=dict)
+    """Held records per reason code."""
+    warnings: list[MessageError] = field(default_factory=list)
+    """Report-level warnings for the acknowledgement (e.g. ``RevenueNotReported``)."""
+    notes: list[str] = field(default_factory=list)
+    """Plain-language notes on how the report was priced (one-off fees already charged...)."""
+    content_hash: str = ""
+    """SHA-256 of what the report says (header and usage, independent of any decision)."""
 
     @property
     def total_minor(self) -> int:

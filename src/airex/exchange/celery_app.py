@@ -1,0 +1,175 @@
+"""The Celery app of the exchange: made by a factory, with thin tasks.
+
+:func:`make_celery` builds an app from :class:`~airex.exchange.ExchangeSettings` (nothing
+happens at import time). Settings for "never lose, never double":
+
+``task_acks_late``
+    a task's message is acknowledged to the broker only after the task ran;
+``task_reject_on_worker_lost``
+    a task whose worker process died is given back to the broker (RabbitMQ redelivers it);
+``worker_prefetch_multiplier = 1``
+    a worker holds one message per process, no more (less to redeliver after a crash);
+``confirm_publish`` (RabbitMQ)
+    a publish returns once the broker has the message; queues are durable and messages
+    persistent (delivery mode 2);
+no result backend
+    the database is the record of what happened.
+
+The one task, ``airex.exchange.process(received_ids, delivery)``, is thin: ids in (the
+messages that arrived together, at most ``task_chunk``), the service function
+:meth:`Exchange.process_many` (which commits), then the deliveries its commit owes. A
+transient failure is retried with back-off, at most ``max_attempts`` times, then the
+messages go to the dead letters; whatever a worker crash loses, the outbox relay publishes
+again (:mod:`airex.exchange.outbox`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from celery import Celery, Task  # type: ignore[import-untyped]
+from kombu.entity import Exchange as KombuExchange
+from kombu.entity import Queue
+
+from airex.exchange.errors import TransientError
+from airex.exchange.outbox import PROCESS_TASK
+from airex.exchange.settings import ExchangeSettings
+from airex.exchange.transport import broker_transport, broker_transport_options
+
+__all__ = ["make_celery", "runtime", "settings_of", "start_worker"]
+
+log = logging.getLogger(__name__)
+
+_SETTINGS_KEY = "airex_settings"
+_RUNTIMES: dict[tuple[int, int], Any] = {}
+_RUNTIME_LOCK = threading.Lock()
+
+
+def make_celery(settings: ExchangeSettings) -> Celery:
+    """A Celery app for ``settings``: broker, queues, reliability settings, the task."""
+    # kombu warns about a URL without a host; the embedded broker has none to name
+    url = "filesystem://localhost//" if settings.embedded_broker else settings.broker_url
+    app = Celery("airex.exchange", broker=url, set_as_current=False)
+    queue = settings.task_queue
+    app.conf.update(
+        broker_transport=broker_transport(settings),
+        broker_transport_options=broker_transport_options(settings),
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        result_backend=None,
+        task_default_queue=queue,
+        task_default_exchange=queue,
+        task_default_routing_key=queue,
+        task_queues=[
+            Queue(  # type: ignore[no-untyped-call]
+                queue,
+                KombuExchange(queue, type="direct", durable=True),  # type: ignore[no-untyped-call]
+                routing_key=queue,
+                durable=True,
+            )
+        ],
+        task_create_missing_queues=False,
+        task_default_delivery_mode="persistent",
+        task_serializer="json",
+        accept_content=["json"],
+        task_publish_retry=True,
+        worker_hijack_root_logger=False,
+        worker_enable_remote_control=not settings.embedded_broker,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_send_task_events=False,
+        enable_utc=True,
+    )
+    app.conf[_SETTINGS_KEY] = settings
+    _register_tasks(app)
+    return app
+
+
+def settings_of(app: Celery) -> ExchangeSettings:
+    """The settings ``app`` was made from."""
+    settings = app.conf.get(_SETTINGS_KEY)
+    if not isinstance(settings, ExchangeSettings):
+        raise TypeError(f"{app!r} was not made by airex.exchange.make_celery")
+    return settings
+
+
+def runtime(app: Celery) -> Any:
+    """The :class:`~airex.exchange.Exchange` of this process for ``app`` (made on first use,
+    after the fork, so that no database connection is shared between worker processes)."""
+    key = (id(app), os.getpid())
+    with _RUNTIME_LOCK:
+        exchange = _RUNTIMES.get(key)
+        if exchange is None:
+            from airex.exchange.pipeline import Exchange
+
+            exchange = Exchange(settings_of(app), app=app)
+            _RUNTIMES[key] = exchange
+        return exchange
+
+
+def _register_tasks(app: Celery) -> None:
+    settings = settings_of(app)
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=PROCESS_TASK,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+        max_retries=None,
+    )
+    def process(self: Task, received_ids: list[int] | int, delivery: int = 1) -> int:
+        """Process received messages (ids in, a service function, deliveries out); return
+        how many were processed now."""
+        ids = [received_ids] if isinstance(received_ids, int) else list(received_ids)
+        exchange = runtime(app)
+        info = self.request.delivery_info or {}
+        retries = int(self.request.retries or 0)
+        redelivered = delivery > 1 or retries > 0 or bool(info.get("redelivered"))
+        try:
+            outcomes = exchange.process_many(ids, redelivered=redelivered)
+        except TransientError as exc:
+            attempt = retries + 1
+            if attempt < settings.max_attempts:
+                log.warning("messages %s: attempt %s failed, retrying: %s", ids, attempt, exc)
+                raise self.retry(exc=exc, countdown=settings.backoff(attempt)) from exc
+            log.error("messages %s: giving up after %s attempts: %s", ids, attempt, exc)
+            outcomes = [exchange.give_up(i, f"{attempt} attempts failed: {exc}") for i in ids]
+        exchange.deliver_rows([row for outcome in outcomes for row in outcome.owed])
+        return sum(1 for outcome in outcomes if not outcome.already)
+
+
+def start_worker(
+    settings: ExchangeSettings,
+    *,
+    concurrency: int | None = None,
+    loglevel: str = "INFO",
+    hostname: str | None = None,
+) -> None:
+    """Run a Celery worker for ``settings`` in this process until it is stopped.
+
+    ``hostname`` is the worker's node name (default ``airex-<pid>@<host>``: unique, so that
+    any number of workers can run on one machine)."""
+    from airex.exchange.hooks import load_actions
+
+    load_actions(settings)  # a misconfigured AIREX_CMO_ACTIONS stops the worker here, at once
+    app = make_celery(settings)
+    argv = [
+        "worker",
+        f"--loglevel={loglevel}",
+        "--without-gossip",
+        "--without-mingle",
+        f"--queues={settings.task_queue}",
+    ]
+    if concurrency is not None:
+        argv.append(f"--concurrency={concurrency}")
+    # Two workers with one node name on one broker collide (their remote-control queue is
+    # exclusive): unless told otherwise, each worker is named after its process.
+    argv.append(f"--hostname={hostname or f'airex-{os.getpid()}@%h'}")
+    app.worker_main(argv)

@@ -1,0 +1,174 @@
+"""The hook through which the CMO the exchange runs for acts on the messages it receives.
+
+When a message addressed to the CMO (``AIREX_CMO_PARTY_ID``) has been validated, its sender
+and recipients found in the directory and entitled, and it is not a duplicate, the pipeline
+calls::
+
+    result = actions.act(message, raw, received, engine)
+
+``message``
+    the parsed, valid model (:class:`~airex.messages.AirexMessage` of its family);
+``raw``
+    its bytes exactly as received (and stored);
+``received``
+    the :class:`~airex.exchange.models.ReceivedMessage` (with ``sender``, ``message_id`` and
+    ``message_type`` filled in; ``received.dedupe_key`` is ``<sender>/<MessageId>``);
+``engine``
+    the database engine: the actions open their own transactions (registry, royalties,
+    :class:`~airex.ledger.Journal`, :class:`~airex.ledger.GrantRegister`).
+
+and it returns an :class:`ActionResult`: the status of the acknowledgement (``None`` =
+``MessageAccepted``), its ``Error`` entries (the reasons of a rejection, or warnings of an
+accepted message, e.g. usage of an opted-out work), and the messages the CMO sends in
+answer (:class:`OutgoingMessage`: a Licence, an Invoice, RoyaltyStatements...).
+
+Rules the actions must keep (the pipeline relies on them):
+
+* **Idempotent.** ``act`` runs *before* the exchange's own transaction commits (the
+  acknowledgement, the routing, the outgoing messages, the deduplication record), so a worker
+  killed after ``act`` returned and before that commit runs ``act`` again for the same
+  message. Every effect must therefore carry an idempotency key derived from
+  ``received.dedupe_key`` (ledger entries: ``NewEntry(idempotency_key=...)``; registry and
+  royalty records: their natural keys), so that the second run finds the effects of the
+  first and posts nothing twice. Outgoing messages may differ between runs (a new
+  MessageId): only those of the run whose transaction commits are ever sent.
+* **Bad input is a result, not an exception.** An unknown offer, an expired licence, a report
+  for another licensee: return ``ActionResult(status=MessageStatus.UNKNOWN_REFERENCE,
+  errors=[MessageError("...", "...", status=...)])`` (codes catalogued in
+  :mod:`airex.messages.error_codes`). An exception is treated as a fault: retried with
+  back-off when transient (:class:`~airex.exchange.errors.TransientError`,
+  :class:`~airex.db.DatabaseBusyError`, a lost database connection), otherwise the message
+  goes at once to the dead letters with the exception as its reason and the sender is
+  acknowledged ``InternalError``.
+* Outgoing messages are routed like any message the CMO drops in its folder: validated,
+  their recipients looked up and entitled, delivered to each recipient's folder and/or
+  queue. They are never acted on again, and not acknowledged back to the CMO.
+
+Test messages (``MessageControlType`` ``TestMessage``) are routed and acknowledged but not
+acted on. The default, :class:`NoActions`, does nothing; the real actions live in
+``airex.exchange.actions`` (``make_actions(settings)``), found by :func:`load_actions`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from airex.errors import MessageError, MessageStatus
+from airex.exchange.errors import ExchangeConfigError
+from airex.messages import AirexMessage, serialise
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from airex.exchange.models import ReceivedMessage
+    from airex.exchange.settings import ExchangeSettings
+
+__all__ = [
+    "DEFAULT_ACTIONS_MODULE",
+    "ActionResult",
+    "CmoActions",
+    "NoActions",
+    "OutgoingMessage",
+    "load_actions",
+]
+
+DEFAULT_ACTIONS_MODULE = "airex.exchange.actions"
+"""Where :func:`load_actions` looks for ``make_actions(settings)`` when no factory is set."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A message the CMO sends in answer: its bytes (routed by their MessageRecipients).
+
+    ``file_name`` is a hint for logs and the store; deliveries are named by sender and
+    MessageId.
+    """
+
+    data: bytes
+    file_name: str | None = None
+
+    @classmethod
+    def of(cls, message: AirexMessage) -> OutgoingMessage:
+        """The outgoing form of a model (serialised)."""
+        return cls(serialise(message), f"{message.message_type}_{message.message_id}.xml")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """What acting on a message came to.
+
+    ``status`` is the acknowledgement's MessageStatus (``None``: ``MessageAccepted``);
+    ``errors`` its Error entries (a rejection's reasons, or an accepted message's warnings);
+    ``outgoing`` the messages the CMO sends in answer.
+    """
+
+    status: MessageStatus | None = None
+    errors: tuple[MessageError, ...] | list[MessageError] = ()
+    outgoing: tuple[OutgoingMessage, ...] | list[OutgoingMessage] = field(default=())
+
+
+@runtime_checkable
+class CmoActions(Protocol):
+    """The CMO's business actions on the messages addressed to it (see the module doc)."""
+
+    def act(
+        self,
+        message: AirexMessage,
+        raw: bytes,
+        received: ReceivedMessage,
+        engine: Engine,
+    ) -> ActionResult:
+        """Act on ``message``, idempotently; say what it came to."""
+        ...
+
+
+class NoActions:
+    """The default: accept every message and do nothing (a pure router)."""
+
+    def act(
+        self,
+        message: AirexMessage,
+        raw: bytes,
+        received: ReceivedMessage,
+        engine: Engine,
+    ) -> ActionResult:
+        """Accept ``message``; no effect, nothing sent."""
+        return ActionResult()
+
+
+ActionsFactory = Callable[["ExchangeSettings"], CmoActions]
+
+
+def load_actions(settings: ExchangeSettings) -> CmoActions:
+    """The CMO's actions: ``settings.actions`` (``module:factory``), else
+    ``airex.exchange.actions:make_actions`` when that module exists, else :class:`NoActions`.
+
+    The factory is called with ``settings`` once per worker process.
+    """
+    spec = settings.actions
+    if spec is None:
+        try:
+            module = importlib.import_module(DEFAULT_ACTIONS_MODULE)
+        except ModuleNotFoundError as exc:
+            if exc.name != DEFAULT_ACTIONS_MODULE:
+                raise
+            return NoActions()
+        factory = getattr(module, "make_actions", None)
+        where = f"{DEFAULT_ACTIONS_MODULE}:make_actions"
+    else:
+        module_name, _, attribute = spec.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ExchangeConfigError(f"CMO actions {spec!r}: cannot import: {exc}") from exc
+        factory = getattr(module, attribute, None)
+        where = spec
+    if not callable(factory):
+        raise ExchangeConfigError(f"CMO actions {where!r}: no such callable")
+    actions = factory(settings)
+    if not isinstance(actions, CmoActions):
+        raise ExchangeConfigError(f"CMO actions {where!r} returned {actions!r}, which has no act()")
+    return actions

@@ -1,0 +1,293 @@
+"""What the exchange makes of a received message before it touches anything: the verdict.
+
+Plain functions, no database and no broker (the pipeline looks the parties up and passes
+them in), so that every rule is unit-tested on its own. In order:
+
+1. a status decided when the message was taken in (e.g. a batch entry whose hash does not
+   match its manifest: ``SignatureOrHashSumWrongOrMissing``) is final;
+2. :func:`airex.check`: the hardened parser, the root element, the XSD, the business rules
+   (``XmlNotWellFormed``, ``SchemaInvalid``, ``BusinessRuleViolation``);
+3. the sender: a message that arrived from party A (its drop folder, ``airex send --as A``)
+   but says it is from B is refused, ``NotAuthorised`` (``SenderMismatch``); an unknown
+   sender is ``UnknownParty`` (``UnknownSender``);
+4. the recipients: each must be in the directory, ``UnknownParty`` (``UnknownRecipient``);
+5. the entitlements of :data:`airex.exchange.directory.ENTITLEMENTS`: ``NotAuthorised``
+   (``ManifestOutsideBatch``, ``SenderNotEntitled``, ``RecipientNotEntitled``).
+
+What is read from a message that failed validation (its MessageId, its sender) is used only
+where it fits the standard's patterns, to address the acknowledgement; it is never trusted
+for anything else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from airex.errors import MessageError, MessageStatus
+from airex.exchange.directory import ENTITLEMENTS
+from airex.exchange.models import ErrorRecord, PartyRecord
+from airex.formats import ParseLimits
+from airex.messages import MESSAGE_TYPES, AirexMessage, check
+from airex.messages.common import NAMESPACE
+
+__all__ = ["Header", "Verdict", "inspect", "judge"]
+
+_PARTY_ID = re.compile(r"^PADPIDA[A-Za-z0-9]+$")
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+_NS = f"{{{NAMESPACE}}}"
+
+
+def party_id_or_none(value: str | None) -> str | None:
+    """``value`` when it is a well-formed party id (at most 64 characters), else ``None``."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value if len(value) <= 64 and _PARTY_ID.match(value) else None
+
+
+def identifier_or_none(value: str | None) -> str | None:
+    """``value`` when it is a well-formed MessageId / token, else ``None``."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value if _IDENTIFIER.match(value) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What the header of a message says (only values that fit their patterns)."""
+
+    message_type: str | None = None
+    message_id: str | None = None
+    thread_id: str | None = None
+    sender: str | None = None
+    sender_line: int | None = None
+    recipients: tuple[tuple[str | None, int | None], ...] = ()
+    test: bool = False
+
+
+@dataclass
+class Verdict:
+    """The exchange's judgement of a received message, before deduplication and acting.
+
+    ``status`` is ``MessageAccepted`` when the message may be routed; ``errors`` say why not
+    (or are empty); ``message`` is the parsed model of an accepted message; ``reply_to`` the
+    party that gets the acknowledgement (the arrival party, else a well-formed sender);
+    ``parties`` the directory entries the verdict was reached with.
+    """
+
+    status: MessageStatus
+    header: Header
+    errors: list[ErrorRecord] = field(default_factory=list)
+    message: AirexMessage | None = None
+    reply_to: str | None = None
+    parties: Mapping[str, PartyRecord] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        """True when the message passed every check (it may still be a duplicate)."""
+        return self.status is MessageStatus.MESSAGE_ACCEPTED
+
+    @property
+    def recipients(self) -> list[str]:
+        """The recipients' party ids, in header order, without repeats."""
+        seen: dict[str, None] = {}
+        for party_id, _ in self.header.recipients:
+            if party_id is not None:
+                seen.setdefault(party_id)
+        return list(seen)
+
+
+@dataclass
+class Inspection:
+    """The result of :func:`inspect`: validation errors, the header, the document."""
+
+    errors: list[MessageError]
+    header: Header
+    tree: etree._ElementTree | None
+
+    @property
+    def party_ids(self) -> set[str]:
+        """Every party id the header names (to look up in the directory)."""
+        found = {p for p, _ in self.header.recipients if p is not None}
+        if self.header.sender is not None:
+            found.add(self.header.sender)
+        return found
+
+
+def _line(element: etree._Element | None) -> int | None:
+    line = element.sourceline if element is not None else None
+    return line if isinstance(line, int) else None
+
+
+def _header(tree: etree._ElementTree | None, message_type: str | None) -> Header:
+    if tree is None:
+        return Header()
+    root = tree.getroot()
+    header = root.find(f"{_NS}MessageHeader")
+    if header is None:
+        return Header(message_type=message_type)
+    sender_el = header.find(f"{_NS}MessageSender/{_NS}PartyId")
+    recipients = tuple(
+        (party_id_or_none(el.text), _line(el))
+        for el in header.findall(f"{_NS}MessageRecipient/{_NS}PartyId")
+    )
+    control = (header.findtext(f"{_NS}MessageControlType") or "").strip()
+    return Header(
+        message_type=message_type,
+        message_id=identifier_or_none(header.findtext(f"{_NS}MessageId")),
+        thread_id=identifier_or_none(header.findtext(f"{_NS}MessageThreadId")),
+        sender=party_id_or_none(sender_el.text if sender_el is not None else None),
+        sender_line=_line(sender_el),
+        recipients=recipients,
+        test=control == "TestMessage",
+    )
+
+
+def inspect(raw: bytes, limits: ParseLimits | None = None) -> Inspection:
+    """Validate ``raw`` (:func:`airex.check`) and read its header, whatever the outcome."""
+    result = check(raw, limits)
+    return Inspection(result.errors, _header(result.tree, result.message_type), result.tree)
+
+
+def judge(
+    inspection: Inspection,
+    parties: Mapping[str, PartyRecord],
+    *,
+    arrival_party: str | None,
+    arrived_how: str = "drop folder",
+    preset: tuple[MessageStatus, list[ErrorRecord]] | None = None,
+) -> Verdict:
+    """The verdict on an inspected message, given the directory entries of its parties.
+
+    ``arrival_party`` is who handed the message in (``None`` when unknown, e.g. ``airex
+    send`` without ``--as``); ``arrived_how`` words it for error texts; ``preset`` a status
+    decided at intake (a batch entry that failed its manifest check).
+    """
+    header = inspection.header
+    reply_to = arrival_party or header.sender
+    verdict = Verdict(MessageStatus.MESSAGE_ACCEPTED, header, reply_to=reply_to, parties=parties)
+    if preset is not None:
+        verdict.status, verdict.errors = preset
+        return verdict
+    if inspection.errors:
+        verdict.status = inspection.errors[0].status
+        verdict.errors = list(inspection.errors)
+        return verdict
+    message_type = header.message_type
+    assert message_type is not None
+    assert inspection.tree is not None
+    root_name = f"/{message_type}/MessageHeader"
+    sender = header.sender
+    assert sender is not None  # schema-valid
+    sender_path = f"{root_name}/MessageSender/PartyId"
+    if arrival_party is not None and sender != arrival_party:
+        return _refuse(
+            verdict,
+            MessageError(
+                "SenderMismatch",
+                f"the message says it is from {sender}, but {arrival_party} sent it "
+                f"({arrived_how}); a party may only send in its own name",
+                path=sender_path,
+                line=header.sender_line,
+                status=MessageStatus.NOT_AUTHORISED,
+            ),
+        )
+    sender_party = parties.get(sender)
+    if sender_party is None:
+        return _refuse(
+            verdict,
+            MessageError(
+                "UnknownSender",
+                f"sender {sender} is not a party of this exchange",
+                path=sender_path,
+                line=header.sender_line,
+                status=MessageStatus.UNKNOWN_PARTY,
+            ),
+        )
+    unknown = [
+        MessageError(
+            "UnknownRecipient",
+            f"recipient {party_id} is not a party of this exchange",
+            path=f"{root_name}/MessageRecipient[{index}]/PartyId",
+            line=line,
+            status=MessageStatus.UNKNOWN_PARTY,
+        )
+        for index, (party_id, line) in enumerate(header.recipients, start=1)
+        if party_id is None or party_id not in parties
+    ]
+    if unknown:
+        verdict.status, verdict.errors = MessageStatus.UNKNOWN_PARTY, list(unknown)
+        return verdict
+    rule = ENTITLEMENTS[message_type]
+    if message_type == "ManifestMessage":
+        return _refuse(
+            verdict,
+            MessageError(
+                "ManifestOutsideBatch",
+                "a ManifestMessage is only valid as the BatchComplete file of a batch",
+                path=f"/{message_type}",
+                line=_line(inspection.tree.getroot()),
+                status=MessageStatus.NOT_AUTHORISED,
+            ),
+        )
+    if sender_party.role not in rule.senders:
+        return _refuse(
+            verdict,
+            MessageError(
+                "SenderNotEntitled",
+                f"{sender} is a {sender_party.role}; a {message_type} is sent by "
+                f"{_roles(rule.senders)}",
+                path=sender_path,
+                line=header.sender_line,
+                status=MessageStatus.NOT_AUTHORISED,
+            ),
+        )
+    refused = []
+    for index, (party_id, line) in enumerate(header.recipients, start=1):
+        assert party_id is not None
+        recipient = parties[party_id]
+        path = f"{root_name}/MessageRecipient[{index}]/PartyId"
+        if party_id == sender:
+            refused.append(
+                MessageError(
+                    "RecipientNotEntitled",
+                    f"{sender} cannot send a {message_type} to itself",
+                    path=path,
+                    line=line,
+                    status=MessageStatus.NOT_AUTHORISED,
+                )
+            )
+        elif recipient.role not in rule.recipients:
+            refused.append(
+                MessageError(
+                    "RecipientNotEntitled",
+                    f"{party_id} is a {recipient.role}; a {message_type} goes to "
+                    f"{_roles(rule.recipients)}",
+                    path=path,
+                    line=line,
+                    status=MessageStatus.NOT_AUTHORISED,
+                )
+            )
+    if refused:
+        verdict.status, verdict.errors = MessageStatus.NOT_AUTHORISED, list(refused)
+        return verdict
+    model = MESSAGE_TYPES[message_type]
+    verdict.message = model.from_xml_tree(inspection.tree.getroot())  # type: ignore[arg-type]
+    return verdict
+
+
+def _refuse(verdict: Verdict, error: MessageError) -> Verdict:
+    verdict.status, verdict.errors = error.status, [error]
+    return verdict
+
+
+def _roles(roles: frozenset[str]) -> str:
+    names = sorted(roles)
+    if len(names) == 1:
+        return f"a {names[0]}"
+    return "a " + ", a ".join(names[:-1]) + f" or a {names[-1]}"

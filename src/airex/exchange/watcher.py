@@ -1,0 +1,256 @@
+"""``airex serve``: the drop-folder watcher and the outbox relay, in one loop.
+
+Each party with a folder leaves messages in ``<folder>/drop/``: message files (``*.xml``),
+batch folders (taken only once their ``BatchComplete_<BatchId>.xml`` is there, the file a
+sender writes last) and batch zips (``*.zip``). A file is taken only when it is complete:
+names starting with ``.`` or ending in ``.tmp``, ``.part``, ``.partial`` or ``.crdownload``
+are skipped (files being written), and a file (or batch folder) is taken only after its size
+and modification time stayed the same for ``settle_time`` seconds.
+
+Taking is crash-safe: the file is first renamed into ``drop/.taking/<token>__<name>`` (so
+no other watcher takes it too), then received (its bytes stored, its row committed with the
+token), then deleted. What a watcher left in ``.taking/`` (it died, or the database was
+away) is finished by any watcher once it has been there ``recover_after`` seconds (30 by
+default: long enough that it is not another watcher's file in the middle of being taken): a
+token already recorded means the file was received (it is only deleted), else it is
+received now. Polling, not inotify: it works the same on network file systems.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from airex.exchange.models import PartyRecord
+from airex.exchange.pipeline import Exchange
+
+__all__ = ["DropWatcher", "serve"]
+
+log = logging.getLogger(__name__)
+
+_SKIPPED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
+_TAKING = ".taking"
+
+
+@dataclass
+class _Seen:
+    signature: tuple[int, int, int]
+    since: float
+
+
+@dataclass
+class DropWatcher:
+    """Takes complete files from every party's ``drop/`` folder into the exchange."""
+
+    exchange: Exchange
+    recover_after: float = 30.0
+    _seen: dict[Path, _Seen] = field(default_factory=dict)
+    _incomplete: dict[Path, tuple[int, int, int]] = field(default_factory=dict)
+
+    def scan_once(self) -> int:
+        """Look at every drop folder once; take what is complete. Returns how many files
+        (messages or batches) were taken."""
+        taken = 0
+        for party in self.exchange.directory.all():
+            if party.folder:
+                taken += self._scan_party(party)
+        return taken
+
+    def _scan_party(self, party: PartyRecord) -> int:
+        assert party.folder is not None
+        drop = Path(party.folder) / "drop"
+        taking = drop / _TAKING
+        self._recover(party, taking)
+        try:
+            names = sorted(os.listdir(drop))
+        except FileNotFoundError:
+            return 0
+        now = time.monotonic()
+        ready: list[Path] = []
+        for name in names:
+            if name.startswith(".") or name.lower().endswith(_SKIPPED_SUFFIXES):
+                continue
+            path = drop / name
+            if path.is_dir() and not _has_manifest(path):
+                continue  # a batch folder still being written: its manifest comes last
+            signature = _signature(path)
+            if signature is None:
+                self._seen.pop(path, None)
+                continue
+            if self._incomplete.get(path) == signature:
+                continue  # a zip without its manifest, unchanged since it was looked at
+            seen = self._seen.get(path)
+            if seen is None or seen.signature != signature:
+                self._seen[path] = _Seen(signature, now)
+                if self.exchange.settings.settle_time > 0:
+                    continue
+            elif now - seen.since < self.exchange.settings.settle_time:
+                continue
+            ready.append(path)
+        if not ready:
+            return 0
+        taking.mkdir(exist_ok=True)
+        claimed: list[tuple[str, Path]] = []
+        for path in ready:
+            self._seen.pop(path, None)
+            token = secrets.token_hex(8)
+            target = taking / f"{token}__{path.name}"
+            try:
+                os.rename(path, target)
+            except FileNotFoundError:
+                continue  # another watcher took it
+            claimed.append((token, target))
+        self._receive(party, claimed)
+        return len(claimed)
+
+    def _receive(self, party: PartyRecord, claimed: list[tuple[str, Path]]) -> None:
+        from airex.exchange.pipeline import Incoming
+
+        singles = [(t, p) for t, p in claimed if p.is_file() and p.suffix.lower() != ".zip"]
+        if singles:
+            items = [
+                Incoming(
+                    p.read_bytes(),
+                    p.name.split("__", 1)[1],
+                    party.party_id,
+                    "drop",
+                    token,
+                )
+                for token, p in singles
+            ]
+            self.exchange.receive(items)
+            for _, path in singles:
+                path.unlink(missing_ok=True)
+        for token, path in claimed:
+            if (token, path) in singles:
+                continue
+            intake = self.exchange.receive_path(
+                path, arrival_party=party.party_id, source="drop", intake_token=token
+            )
+            if not intake.complete:
+                # a zip without its BatchComplete file: never processed; given back, under
+                # its own name, and left alone until it changes
+                back = path.parent.parent / path.name.split("__", 1)[1]
+                os.rename(path, back)
+                signature = _signature(back)
+                if signature is not None:
+                    self._incomplete[back] = signature
+                continue
+            _remove(path)
+
+    def _recover(self, party: PartyRecord, taking: Path) -> None:
+        """Finish what a watcher that died left in ``.taking/``."""
+        try:
+            names = sorted(os.listdir(taking))
+        except FileNotFoundError:
+            return
+        now = time.time()
+        entries = [
+            (n.split("__", 1)[0], taking / n)
+            for n in names
+            if "__" in n and _age(taking / n, now) >= self.recover_after
+        ]
+        if not entries:
+            return
+        done = self.exchange.taken([token for token, _ in entries])
+        pending: list[tuple[str, Path]] = []
+        for token, path in entries:
+            if token in done:
+                _remove(path)
+            else:
+                pending.append((token, path))
+        if pending:
+            log.info("%s: taking %d file(s) a stopped watcher left", party.party_id, len(pending))
+            self._receive(party, pending)
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """Size, modification time and entry count of a file or (recursively) a folder."""
+    try:
+        if path.is_dir():
+            size = mtime = count = 0
+            for root, _dirs, files in os.walk(path):
+                stat = os.stat(root)
+                mtime = max(mtime, stat.st_mtime_ns)
+                for name in files:
+                    st = os.stat(os.path.join(root, name))
+                    size += st.st_size
+                    mtime = max(mtime, st.st_mtime_ns)
+                    count += 1
+            return size, mtime, count
+        stat = path.stat()
+        return stat.st_size, stat.st_mtime_ns, 1
+    except FileNotFoundError:
+        return None
+
+
+def _age(path: Path, now: float) -> float:
+    """Seconds since ``path`` was renamed into ``.taking/`` (its status-change time)."""
+    try:
+        return now - path.stat().st_ctime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _has_manifest(folder: Path) -> bool:
+    try:
+        return any(name.startswith("BatchComplete_") for name in os.listdir(folder))
+    except OSError:
+        return False
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def serve(
+    exchange: Exchange,
+    *,
+    stop: threading.Event | None = None,
+    once: bool = False,
+    watch: bool = True,
+    relay: bool = True,
+) -> None:
+    """Run the drop-folder watcher and the outbox relay until ``stop`` is set (or SIGTERM /
+    SIGINT when running in the main thread); ``once`` does one round of each."""
+    stop = stop or threading.Event()
+    watcher = DropWatcher(exchange)
+    settings = exchange.settings
+    if threading.current_thread() is threading.main_thread() and not once:
+
+        def _stop(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    next_watch = next_relay = 0.0
+    while not stop.is_set():
+        now = time.monotonic()
+        if watch and now >= next_watch:
+            try:
+                watcher.scan_once()
+            except Exception:  # keep watching; the error is logged
+                log.exception("drop-folder scan failed")
+            next_watch = now + settings.watch_interval
+        if relay and now >= next_relay:
+            try:
+                report = exchange.relay_once()
+                busy = len(report) >= settings.relay_batch
+            except Exception:  # keep relaying; the error is logged
+                log.exception("outbox relay failed")
+                busy = False
+            next_relay = now if busy else now + settings.relay_interval
+        if once:
+            return
+        stop.wait(max(0.0, min(next_watch, next_relay) - time.monotonic()))

@@ -1,0 +1,162 @@
+"""`airex royalties invoice` and `airex royalties held`: files written, summary, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _pricing_support import (
+    CMO,
+    INPUT,
+    TRAIN,
+    declare,
+    flat,
+    grant_licence,
+    header,
+    isrc,
+    numbered,
+    per_unit,
+    row,
+    sqlite_engine,
+    terms,
+    write_report,
+)
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner, Result
+
+import airex
+from airex.cli._app import app
+from airex.messages import AcknowledgementMessage, InvoiceMessage
+
+__all__ = ["sqlite_engine"]  # a fixture, imported for pytest
+
+W1, W2, W3 = isrc(1), isrc(2), isrc(3)
+
+
+def run(*args: str, env: dict[str, str | None] | None = None) -> Result:
+    """Invoke ``airex <args>`` in process."""
+    environment: dict[str, str | None] = {
+        "AIREX_DATABASE_URL": None,
+        "AIREX_CMO_PARTY_ID": CMO,
+        "AIREX_PREFERENCE_REGIME": None,
+        "COLUMNS": "200",
+    }
+    environment.update(env or {})
+    return CliRunner().invoke(app, list(args), env=environment)
+
+
+@pytest.fixture
+def setup(sqlite_engine: Engine, tmp_path: Path) -> tuple[str, Path]:
+    """A database with the licence (per-unit tokens + a flat fee) and three declared works
+    (W2 opted out), and a report of 4 records (one of them by W2); its URL and path."""
+    grant_licence(
+        sqlite_engine,
+        terms(per_unit("T-TOK", "2.00", "Token", 1_000_000, TRAIN), flat("T-FLAT", "300.00")),
+    )
+    declare(sqlite_engine, opted_in=[W1, W3], opted_out=[W2])
+    rows = numbered(
+        [
+            row(W1, TRAIN, 1_000_000),
+            row(W2, TRAIN, 5_000_000),
+            row(W3, TRAIN, 500_000),
+            row(W1, INPUT, 2, "Retrieval"),
+        ]
+    )
+    path = write_report(tmp_path / "q1.xml", header(), rows)
+    return str(sqlite_engine.url), path
+
+
+def test_invoice_writes_the_invoice_and_the_acknowledgement(
+    setup: tuple[str, Path], tmp_path: Path
+) -> None:
+    """The invoice (3.00 + 300.00) and the acknowledgement (two records held) are written
+    to --out and validate; the summary names lines, held records and the document."""
+    url, path = setup
+    out = tmp_path / "outbox"
+    result = run(
+        "royalties", "invoice", str(path), "--out", str(out), "--today", "2026-04-20",
+        "--database", url,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    invoice_file = out / "INV-CAD-UR-2026-Q1.xml"
+    message = airex.parse(invoice_file.read_bytes())
+    assert isinstance(message, InvoiceMessage)
+    assert str(message.invoice.total_amount.value) == "303.00"
+    assert str(message.invoice.due_date) == "2026-05-20"
+    ack = airex.parse((out / "ACK_MSG-CAD-UR-2026-Q1.xml").read_bytes())
+    assert isinstance(ack, AcknowledgementMessage)
+    assert [e.error_code for e in ack.acknowledgements[0].errors] == [
+        "OptedOut",
+        "NoPreferenceOptInRegime",
+    ]
+    assert ack.acknowledgements[0].acknowledged_file_name == "q1.xml"
+    output = result.stdout
+    assert "records: 4 read, 2 priced, 2 held" in output
+    assert "Invoice INV-CAD-UR-2026-Q1: 303.00 EUR, due 2026-05-20" in output
+    assert "T-TOK" in output
+    assert "T-FLAT" in output
+
+    again = run("royalties", "invoice", str(path), "--out", str(out), "--database", url)
+    assert again.exit_code == 0, again.output
+    assert "already priced (nothing new posted)" in again.stdout
+    assert (out / "INV-CAD-UR-2026-Q1.xml").read_bytes() == invoice_file.read_bytes()
+
+
+def test_held_lists_the_records_held_back(setup: tuple[str, Path], tmp_path: Path) -> None:
+    """`held` lists each held record with file, line and reason; --json and --reason too."""
+    url, path = setup
+    priced = run("royalties", "invoice", str(path), "--out", str(tmp_path), "--database", url)
+    assert priced.exit_code == 0, priced.output
+    listed = run("royalties", "held", "CAD-UR-2026-Q1", "--database", url)
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 2
+    assert " OptedOut " in lines[0]
+    assert f"ISRC::{W2}" in lines[0]
+    assert lines[0].startswith(f"{path}:")
+    as_json = run(
+        "royalties", "held", "CAD-UR-2026-Q1", "--json", "--reason", "NoPreferenceOptInRegime",
+        "--database", url,
+    )  # fmt: skip
+    (record,) = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert (record["reason"], record["unit"], record["quantity"]) == (
+        "NoPreferenceOptInRegime",
+        "Retrieval",
+        "2",
+    )
+
+
+def test_a_refused_report_exits_1_saying_why(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """A report under a licence never granted: exit 1, the reason on stderr, nothing written."""
+    path = write_report(tmp_path / "q1.xml", header(), numbered([row(W1)]))
+    out = tmp_path / "outbox"
+    result = run(
+        "royalties", "invoice", str(path), "--out", str(out), "--database", str(sqlite_engine.url)
+    )
+    assert result.exit_code == 1
+    assert "airex: report CAD-UR-2026-Q1 not priced:" in result.stderr
+    assert "no state in the grant register" in result.stderr
+    assert not out.exists()
+
+
+def test_usage_errors_exit_2(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """A missing report file, or a CMO party id that is not one: exit 2."""
+    missing = run("royalties", "invoice", str(tmp_path / "nope.xml"))
+    assert missing.exit_code == 2
+    assert "airex:" in missing.stderr
+    path = write_report(tmp_path / "q1.xml", header(), numbered([row(W1)]))
+    bad = run(
+        "royalties", "invoice", str(path), "--database", str(sqlite_engine.url),
+        env={"AIREX_CMO_PARTY_ID": "not-a-party"},
+    )  # fmt: skip
+    assert bad.exit_code == 2
+    assert "is not a DDEX party id" in bad.stderr
+
+
+def test_help_shows_examples() -> None:
+    """Both commands explain themselves with examples."""
+    for command in ("invoice", "held"):
+        result = run("royalties", command, "--help")
+        assert result.exit_code == 0
+        assert "Examples:" in result.stdout
