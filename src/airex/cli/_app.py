@@ -16,6 +16,7 @@ import typer
 
 from airex import __version__
 from airex.cli._batch import batch_app
+from airex.cli._demo import demo
 from airex.cli._exchange import register as register_exchange
 from airex.cli._files import Outcome, check_file, collect, parse_file, require_files
 from airex.cli._ledger import db_app, ledger_app
@@ -271,6 +272,16 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(batch_app, name="batch")
 app.add_typer(royalties_app, name="royalties")
 register_exchange(app)
+app.command(
+    "demo",
+    short_help="Run a whole cycle (declarations to royalty statements) on the embedded default.",
+    epilog=(
+        "\b\nExamples:\n"
+        "  airex demo                       # 100 000 usage records, in ./airex-demo-<time>\n"
+        "  airex demo --records 1000000 --out /tmp/big-demo\n"
+        "  airex demo -n 2000               # a quick one"
+    ),
+)(demo)
 
 
 def main() -> None:

@@ -1,0 +1,74 @@
+"""``airex demo``: a complete exchange cycle on the embedded default, in a folder it names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["demo"]
+
+
+def demo(
+    records: Annotated[
+        int,
+        typer.Option("--records", "-n", min=1, help="Usage records the developer reports."),
+    ] = 100_000,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for everything the demo makes (new or empty; default "
+            "./airex-demo-<date>-<time>).",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic catalogue and usage.")] = 2026,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (Celery concurrency).")] = 2,
+) -> None:
+    """Run a whole cycle between a CMO, two rightsholders and an AI developer.
+
+    Real messages and batches go through a real exchange (`airex worker` and `airex serve`
+    started as separate processes, a SQLite database, the embedded broker): declarations,
+    offer, request, licence, a usage report, invoice, payment, distribution, royalty
+    statements, payouts and every acknowledgement. Prints what happened, the ledger's balances
+    and the statements' totals, and checks the ledger. Exit status 0 when every step
+    completed and the ledger check passed, 1 otherwise.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from airex.demo import DemoError, run_demo
+
+    folder = out or Path.cwd() / f"airex-demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    console = Console(highlight=False)
+    console.print(f"airex demo: {records:,} usage records, everything in [bold]{folder}[/]\n")
+    try:
+        result = run_demo(folder, records=records, seed=seed, workers=workers)
+    except DemoError as exc:
+        typer.echo(f"airex: demo failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+    balances = Table(title="Ledger balances (debit > 0, credit < 0)")
+    for column in ("account", "currency", "balance"):
+        balances.add_column(column, justify="right" if column == "balance" else "left")
+    for label, currency, amount in result.balances:
+        balances.add_row(label, currency, f"{amount:,}")
+    console.print(balances)
+    statements = Table(title="Royalty statements")
+    for column in ("rightsholder", "statement", "gross", "admin fee", "net"):
+        statements.add_column(
+            column, justify="right" if column in ("gross", "admin fee", "net") else "left"
+        )
+    for party, statement_id, gross, fee, net in result.statements:
+        statements.add_row(party, statement_id, f"{gross:,}", f"{fee:,}", f"{net:,}")
+    console.print(statements)
+    console.print(result.ledger_report)
+    console.print(
+        f"\nEverything is in {folder}: exchange/parties/<PartyId>/inbox holds what each party "
+        "received; airex.db the ledger, registry and royalties (AIREX_DATABASE_URL="
+        f"sqlite:///{folder / 'airex.db'} airex ledger balances)."
+    )
+    raise typer.Exit(0 if result.ledger_ok else 1)
