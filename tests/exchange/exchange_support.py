@@ -24,7 +24,7 @@ from kombu.exceptions import OperationalError
 from sqlalchemy.engine import Engine
 
 from airex.db import DatabaseConfig, create_engine
-from airex.exchange import Exchange, ExchangeSettings, drain_queue
+from airex.exchange import Exchange, ExchangeSettings, NoActions, drain_queue
 from airex.exchange.queues import Delivery
 from airex.messages import (
     Acknowledgement,
@@ -181,7 +181,10 @@ class Env:
         return env
 
     def exchange(self, **kwargs: Any) -> Exchange:
-        """An Exchange on this environment (closed with it)."""
+        """An Exchange on this environment (closed with it); routing only (no CMO actions)
+        unless ``actions`` is given or the settings name a factory."""
+        if self.settings.actions is None:
+            kwargs.setdefault("actions", NoActions())
         exchange = Exchange(self.settings, engine=self.engine, **kwargs)
         self.opened.append(exchange)
         return exchange
@@ -235,6 +238,7 @@ class Env:
             AIREX_QUEUE_PREFIX=self.settings.queue_prefix,
             AIREX_REDELIVER_AFTER=str(self.settings.redeliver_after),
             AIREX_MAX_ATTEMPTS=str(self.settings.max_attempts),
+            AIREX_CMO_ACTIONS=self.settings.actions or "airex.exchange.hooks:no_actions",
             PYTHONPATH=os.pathsep.join(
                 [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
             ),

@@ -226,7 +226,7 @@ class Scenario:
             repertoire=Repertoire.all_works(),
             permitted_use_types=list(PERMITTED),
             territory=Territory.worldwide(),
-            term=TERM,
+            term=TERM.model_copy(),
             user_type=UserType.COMMERCIAL,
             tariffs=[
                 per_unit(
@@ -288,7 +288,7 @@ class Scenario:
             message_header=header,
             report_id=f"LOOM-UR-2026-Q1-{self.seed}",
             licence_id=licence_id,
-            reporting_period=PERIOD,
+            reporting_period=PERIOD.model_copy(),
             number_of_records=self.records,
         )
 

@@ -45,8 +45,9 @@ Rules the actions must keep (the pipeline relies on them):
   queue. They are never acted on again, and not acknowledged back to the CMO.
 
 Test messages (``MessageControlType`` ``TestMessage``) are routed and acknowledged but not
-acted on. The default, :class:`NoActions`, does nothing; the real actions live in
-``airex.exchange.actions`` (``make_actions(settings)``), found by :func:`load_actions`.
+acted on. The CMO's business actions live in ``airex.exchange.actions``
+(``make_actions(settings)``), the default of :func:`load_actions`; :class:`NoActions`
+(``AIREX_CMO_ACTIONS=airex.exchange.hooks:no_actions``) makes a routing-only exchange.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ __all__ = [
     "NoActions",
     "OutgoingMessage",
     "load_actions",
+    "no_actions",
 ]
 
 DEFAULT_ACTIONS_MODULE = "airex.exchange.actions"
@@ -142,30 +144,26 @@ class NoActions:
 ActionsFactory = Callable[["ExchangeSettings"], CmoActions]
 
 
+def no_actions(settings: ExchangeSettings) -> CmoActions:
+    """A routing-only exchange (``AIREX_CMO_ACTIONS=airex.exchange.hooks:no_actions``): messages
+    to the CMO are delivered and acknowledged, never acted on."""
+    return NoActions()
+
+
 def load_actions(settings: ExchangeSettings) -> CmoActions:
-    """The CMO's actions: ``settings.actions`` (``module:factory``), else
-    ``airex.exchange.actions:make_actions`` when that module exists, else :class:`NoActions`.
+    """The CMO's actions: ``settings.actions`` (``module:factory``), by default
+    ``airex.exchange.actions:make_actions`` (the CMO's business actions).
 
     The factory is called with ``settings`` once per worker process.
     """
-    spec = settings.actions
-    if spec is None:
-        try:
-            module = importlib.import_module(DEFAULT_ACTIONS_MODULE)
-        except ModuleNotFoundError as exc:
-            if exc.name != DEFAULT_ACTIONS_MODULE:
-                raise
-            return NoActions()
-        factory = getattr(module, "make_actions", None)
-        where = f"{DEFAULT_ACTIONS_MODULE}:make_actions"
-    else:
-        module_name, _, attribute = spec.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ExchangeConfigError(f"CMO actions {spec!r}: cannot import: {exc}") from exc
-        factory = getattr(module, attribute, None)
-        where = spec
+    spec = settings.actions or f"{DEFAULT_ACTIONS_MODULE}:make_actions"
+    module_name, _, attribute = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ExchangeConfigError(f"CMO actions {spec!r}: cannot import: {exc}") from exc
+    factory = getattr(module, attribute, None)
+    where = spec
     if not callable(factory):
         raise ExchangeConfigError(f"CMO actions {where!r}: no such callable")
     actions = factory(settings)

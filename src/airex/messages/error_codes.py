@@ -187,6 +187,39 @@ CODES: dict[str, ErrorCode] = {
             MessageStatus.INTERNAL_ERROR,
             "the exchange gave up on the message (dead letters; the reason is in the text)",
         ),
+        # --- the CMO's actions (airex.exchange.actions) ---
+        ErrorCode(
+            "DeclarationConflict",
+            _OK,
+            "a warning: a declared identifier belongs to another work (kept for the CMO)",
+        ),
+        ErrorCode("DeclarationRefused", _BR, "the registry refused a work declaration"),
+        ErrorCode(
+            "LicenseeNotSender",
+            MessageStatus.NOT_AUTHORISED,
+            "a licence request names another licensee than its sender",
+        ),
+        ErrorCode("UnknownOffer", _REF, "a licence request accepts an offer the CMO never sent"),
+        ErrorCode(
+            "OfferNotForLicensee",
+            MessageStatus.NOT_AUTHORISED,
+            "a licence request accepts an offer addressed to another licensee",
+        ),
+        ErrorCode("OfferExpired", _BR, "a licence request made after the offer's ValidUntil"),
+        ErrorCode(
+            "StartDateOutsideTerm", _BR, "a RequestedStartDate outside the offer's licence term"
+        ),
+        ErrorCode(
+            "RequestAlreadyGranted", _BR, "a licence request (licensee, RequestId) granted before"
+        ),
+        ErrorCode(
+            "PayerNotSender",
+            MessageStatus.NOT_AUTHORISED,
+            "a payment names another payer than its sender",
+        ),
+        ErrorCode("UnknownInvoice", _REF, "a payment settles an invoice never issued"),
+        ErrorCode("Overpayment", _BR, "a payment applies more than is still open on an invoice"),
+        ErrorCode("PaymentRefused", _BR, "a payment cannot be recorded (see the text)"),
     ]
 }
 

@@ -38,7 +38,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -172,7 +172,12 @@ class _Loaded:
         return text
 
 
-def _load(engine: Engine, period: PeriodSpec, licensor: str | None) -> list[_Loaded]:
+def _load(
+    engine: Engine,
+    period: PeriodSpec,
+    licensor: str | None,
+    distributions: Collection[int] | None = None,
+) -> list[_Loaded]:
     dist = store.DISTRIBUTION
     query = (
         sa.select(dist)
@@ -181,6 +186,8 @@ def _load(engine: Engine, period: PeriodSpec, licensor: str | None) -> list[_Loa
     )
     if licensor is not None:
         query = query.where(dist.c.licensor == licensor)
+    if distributions is not None:
+        query = query.where(dist.c.id.in_(sorted(distributions)))
     loaded = []
     with read_transaction(engine) as connection:
         for row in connection.execute(query).mappings().all():
@@ -213,14 +220,18 @@ _Plan = tuple[StatementHead, list[tuple[_Loaded, list[int]]]]
 
 
 def _plans(
-    engine: Engine, period: PeriodSpec, created: datetime | None, licensor: str | None
+    engine: Engine,
+    period: PeriodSpec,
+    created: datetime | None,
+    licensor: str | None,
+    distributions: Collection[int] | None = None,
 ) -> Iterator[_Plan]:
     """Each statement's head and where its lines are: (distribution, positions) pairs."""
     from airex.royalties.schema import require_current
 
     require_current(engine)
     when = (created or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    loaded = _load(engine, period, licensor)
+    loaded = _load(engine, period, licensor, distributions)
     # (licensor, currency, party) → [(distribution, its positions of the party's lines)]
     wanted: dict[tuple[str, str, str], list[tuple[_Loaded, list[int]]]] = {}
     for item in loaded:
@@ -253,10 +264,13 @@ def build_statements(
     *,
     created: datetime | None = None,
     licensor: str | None = None,
+    distributions: Collection[int] | None = None,
 ) -> Iterator[Statement]:
     """Every statement of ``period`` (of ``licensor``'s distributions, or all), ordered by
-    CMO, currency and rightsholder. ``created`` is the MessageCreatedDateTime (default now)."""
-    for head, parts in _plans(engine, period, created, licensor):
+    CMO, currency and rightsholder. ``created`` is the MessageCreatedDateTime (default now).
+    ``distributions`` (distribution ids) limits the statements to those distributions of the
+    period (the exchange's CMO actions state each payment on its own)."""
+    for head, parts in _plans(engine, period, created, licensor, distributions):
         statement = _statement(head, parts)
         if statement.lines:
             yield statement

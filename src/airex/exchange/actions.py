@@ -1,0 +1,297 @@
+"""The CMO's business actions: what the CMO the exchange runs for does with what it receives.
+
+The exchange finds them here (``airex.exchange.actions:make_actions``, see
+:mod:`airex.exchange.hooks`) and calls :meth:`CmoBusinessActions.act` for every valid,
+non-duplicate, live message addressed to the CMO (``AIREX_CMO_PARTY_ID``)::
+
+    WorkDeclarationMessage      → the registry imports the works (identifier conflicts are
+                                  warnings on the accepted acknowledgement)
+    LicenceRequestMessage       → the offer it accepts is found among the CMO's offers sent
+                                  through the exchange; a LicenceMessage (Granted) is recorded
+                                  in the grant register and sent to the developer
+    UsageReportMessage          → priced under its licence; the Invoice (or CreditNote) is
+                                  sent to the developer, held usage listed as warnings
+    PaymentNotificationMessage  → recorded and distributed; each rightsholder the payment
+                                  reached gets a RoyaltyStatementMessage and a payout
+                                  PaymentNotificationMessage, and the payout is posted
+    anything else               → accepted, no effect
+
+Rejections are results (an acknowledgement status with its error codes), never exceptions;
+an exception is a fault (the exchange retries transient ones and gives up on the others).
+Every effect is idempotent and everything sent is derived from the incoming message and
+what was stored, never from the clock: running :meth:`~CmoBusinessActions.act` twice for
+the same message (a worker killed before the exchange committed) posts nothing twice and
+sends the same bytes. ``docs/cmo-actions.md`` gives every decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import TYPE_CHECKING
+
+from airex.errors import MessageError, MessageStatus
+from airex.exchange._cmo_licence import (
+    OfferBook,
+    derived_message_id,
+    grant_licence,
+    grant_record_from_licence,
+)
+from airex.exchange._cmo_money import (
+    StatementPeriod,
+    invoice_report,
+    payment_statement_id,
+    settle_payment,
+    statement_period_of,
+)
+from airex.exchange.errors import ExchangeConfigError
+from airex.exchange.hooks import ActionResult, CmoActions, NoActions, OutgoingMessage
+from airex.exchange.store import MessageStore
+from airex.messages import (
+    LicenceRequestMessage,
+    PaymentNotificationMessage,
+    UsageReportMessage,
+    WorkDeclarationMessage,
+)
+from airex.registry import InvalidDeclarationError, RegistrySettings, SourceConflictError
+from airex.royalties import RoyaltySettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from airex.exchange.models import ReceivedMessage
+    from airex.exchange.settings import ExchangeSettings
+    from airex.ledger import GrantRegister, Journal
+    from airex.messages import AirexMessage
+    from airex.registry import Registry
+    from airex.royalties import InvoiceService
+    from airex.royalties.distribution import Distributor
+
+_SOME_DAY = date(2026, 1, 1)
+
+__all__ = [
+    "CONFLICT_WARNING_LIMIT",
+    "CmoBusinessActions",
+    "derived_message_id",
+    "grant_record_from_licence",
+    "make_actions",
+    "payment_statement_id",
+    "statement_period_of",
+]
+
+CONFLICT_WARNING_LIMIT = 1000
+"""Identifier conflicts of one declaration listed one by one; the rest are counted."""
+
+
+@dataclass
+class _Services:
+    """The registry, royalties and ledger services on one engine (made once, when first
+    needed: each checks its schema when made)."""
+
+    registry: Registry
+    invoices: InvoiceService
+    distributor: Distributor
+    journal: Journal
+    grants: GrantRegister
+
+
+class CmoBusinessActions:
+    """The CMO's actions (see the module doc), for the CMO ``settings.cmo_party_id``.
+
+    ``royalties`` and ``registry`` are the CMO's pricing/distribution and registry settings
+    (default: from the environment, see :func:`make_actions`); ``statement_period`` the
+    length of the period a payment's statements cover: the calendar ``"quarter"`` (default),
+    ``"month"`` or ``"year"`` containing the PaymentDate. Making one is cheap: nothing is
+    opened until the first message.
+    """
+
+    def __init__(
+        self,
+        settings: ExchangeSettings,
+        *,
+        royalties: RoyaltySettings | None = None,
+        registry: RegistrySettings | None = None,
+        statement_period: StatementPeriod = "quarter",
+    ) -> None:
+        cmo = settings.cmo_party_id
+        if cmo is None:
+            raise ExchangeConfigError(
+                "the CMO's actions need the CMO's party id (AIREX_CMO_PARTY_ID)"
+            )
+        statement_period_of(_SOME_DAY, statement_period)  # refuses an unknown length early
+        self.cmo = cmo
+        self.settings = settings
+        base = royalties if royalties is not None else RoyaltySettings(cmo_party_id=cmo)
+        self.royalties = replace(base, cmo_party_id=cmo)
+        self.registry_settings = registry if registry is not None else RegistrySettings()
+        self.statement_period = statement_period
+        self.store = MessageStore(settings.store_dir)
+        self.offers = OfferBook(self.store, cmo)
+        self._services: dict[int, tuple[Engine, _Services]] = {}
+
+    def services(self, engine: Engine) -> _Services:
+        """The services on ``engine`` (made on first use, kept for the engine's life)."""
+        known = self._services.get(id(engine))
+        if known is not None and known[0] is engine:
+            return known[1]
+        from airex.ledger import GrantRegister, Journal
+        from airex.registry import Registry
+        from airex.royalties import InvoiceService
+        from airex.royalties.distribution import DistributionSettings, Distributor
+
+        registry = Registry(engine, self.registry_settings)
+        made = _Services(
+            registry=registry,
+            invoices=InvoiceService(engine, self.royalties, registry),
+            distributor=Distributor(
+                engine,
+                DistributionSettings.from_settings(self.royalties),
+                shares=registry.shares,
+            ),
+            journal=Journal(engine),
+            grants=GrantRegister(engine),
+        )
+        self._services[id(engine)] = (engine, made)
+        return made
+
+    def act(
+        self,
+        message: AirexMessage,
+        raw: bytes,
+        received: ReceivedMessage,
+        engine: Engine,
+    ) -> ActionResult:
+        """Act on ``message`` (see the module doc); idempotently."""
+        if isinstance(message, WorkDeclarationMessage):
+            return self.declare(message, raw, engine)
+        if isinstance(message, LicenceRequestMessage):
+            return self.grant(message, received, engine)
+        if isinstance(message, UsageReportMessage):
+            return self.invoice(message, received, engine)
+        if isinstance(message, PaymentNotificationMessage):
+            return self.settle(message, engine)
+        return ActionResult()
+
+    # --- the actions -------------------------------------------------------------------------
+
+    def declare(self, message: WorkDeclarationMessage, raw: bytes, engine: Engine) -> ActionResult:
+        """Import the declared works into the registry; conflicts become warnings."""
+        try:
+            result = self.services(engine).registry.import_declaration(message, raw=raw)
+        except InvalidDeclarationError as exc:
+            ordinal = getattr(exc, "ordinal", None)
+            where = f"/WorkDeclarationMessage/WorkList/Work[{ordinal}]" if ordinal else None
+            return _refused(
+                MessageError(
+                    "DeclarationRefused",
+                    f"the registry refused the declaration: {exc}",
+                    path=where,
+                    status=MessageStatus.BUSINESS_RULE_VIOLATION,
+                )
+            )
+        except SourceConflictError as exc:
+            return _refused(
+                MessageError(
+                    "DeclarationRefused",
+                    f"the registry refused the declaration: {exc}",
+                    status=MessageStatus.BUSINESS_RULE_VIOLATION,
+                )
+            )
+        details = result.conflict_details
+        warnings = [
+            MessageError(
+                "DeclarationConflict",
+                f"{conflict} (kept for the CMO to settle)",
+                path=f"/WorkDeclarationMessage/WorkList/Work[{conflict.ordinal}]/WorkId",
+                status=MessageStatus.MESSAGE_ACCEPTED,
+            )
+            for conflict in details[:CONFLICT_WARNING_LIMIT]
+        ]
+        if len(details) > CONFLICT_WARNING_LIMIT:
+            warnings.append(
+                MessageError(
+                    "DeclarationConflict",
+                    f"{len(details) - CONFLICT_WARNING_LIMIT:,} more identifier conflicts of "
+                    f"this declaration are not listed here (airex registry import lists them)",
+                    status=MessageStatus.MESSAGE_ACCEPTED,
+                )
+            )
+        return ActionResult(errors=warnings)
+
+    def grant(
+        self, message: LicenceRequestMessage, received: ReceivedMessage, engine: Engine
+    ) -> ActionResult:
+        """Grant the licence the request asks for and send it, or refuse the request."""
+        granted = grant_licence(
+            message,
+            received.dedupe_key or _key_of(message),
+            cmo=self.cmo,
+            offers=self.offers,
+            register=self.services(engine).grants,
+            engine=engine,
+        )
+        if granted.error is not None:
+            return _refused(granted.error)
+        assert granted.licence is not None
+        name = f"LicenceMessage_{granted.licence.licence.licence_id}.xml"
+        return ActionResult(outgoing=[OutgoingMessage(granted.raw, name)])
+
+    def invoice(
+        self, message: UsageReportMessage, received: ReceivedMessage, engine: Engine
+    ) -> ActionResult:
+        """Price the report and send its invoice; held usage becomes warnings."""
+        done = invoice_report(
+            message,
+            self.store.path(received.sha256),
+            file_name=received.file_name,
+            service=self.services(engine).invoices,
+        )
+        if done.error is not None:
+            return _refused(done.error)
+        return ActionResult(errors=done.warnings, outgoing=done.outgoing)
+
+    def settle(self, message: PaymentNotificationMessage, engine: Engine) -> ActionResult:
+        """Record and distribute the payment; send each rightsholder's statement and payout."""
+        services = self.services(engine)
+        done = settle_payment(
+            message,
+            cmo=self.cmo,
+            distributor=services.distributor,
+            journal=services.journal,
+            engine=engine,
+            period_length=self.statement_period,
+        )
+        if done.error is not None:
+            return _refused(done.error)
+        return ActionResult(outgoing=done.outgoing)
+
+
+def _refused(error: MessageError) -> ActionResult:
+    """A rejection: the error's status, the error."""
+    return ActionResult(status=error.status, errors=[error])
+
+
+def _key_of(message: AirexMessage) -> str:
+    header = message.message_header
+    return f"{header.message_sender.party_id}/{header.message_id}"
+
+
+def make_actions(settings: ExchangeSettings) -> CmoActions:
+    """The CMO's actions for the exchange ``settings`` (what :func:`airex.exchange.hooks.
+    load_actions` calls, once per worker process; cheap: nothing is opened until the first
+    message). The royalties' and registry's settings come from the environment
+    (``AIREX_ADMIN_FEE_PERCENT``, ``AIREX_INVOICE_DUE_DAYS``, ``AIREX_PREFERENCE_REGIME``);
+    the CMO is the exchange's (``AIREX_CMO_PARTY_ID``). An exchange that runs for no CMO
+    only routes: it gets :class:`~airex.exchange.hooks.NoActions`. A setting that cannot be
+    used raises :class:`~airex.exchange.errors.ExchangeConfigError`."""
+    if settings.cmo_party_id is None:
+        return NoActions()
+    from airex.registry import RegistryConfigError
+    from airex.royalties import RoyaltiesConfigError
+
+    try:
+        royalties = RoyaltySettings.from_env()
+        registry = RegistrySettings.from_env()
+    except (RoyaltiesConfigError, RegistryConfigError) as exc:
+        raise ExchangeConfigError(f"CMO actions: {exc}") from exc
+    return CmoBusinessActions(settings, royalties=royalties, registry=registry)
