@@ -53,14 +53,22 @@ def demo(
 
     balances = Table(title="Ledger balances (debit > 0, credit < 0)")
     for column in ("account", "currency", "balance"):
-        balances.add_column(column, justify="right" if column == "balance" else "left")
+        balances.add_column(
+            column,
+            justify="right" if column == "balance" else "left",
+            overflow="fold",  # an account or statement id is never cut short
+            no_wrap=column != "account",
+        )
     for label, currency, amount in result.balances:
         balances.add_row(label, currency, f"{amount:,}")
     console.print(balances)
     statements = Table(title="Royalty statements")
     for column in ("rightsholder", "statement", "gross", "admin fee", "net"):
         statements.add_column(
-            column, justify="right" if column in ("gross", "admin fee", "net") else "left"
+            column,
+            justify="right" if column in ("gross", "admin fee", "net") else "left",
+            overflow="fold",
+            no_wrap=column != "statement",
         )
     for party, statement_id, gross, fee, net in result.statements:
         statements.add_row(party, statement_id, f"{gross:,}", f"{fee:,}", f"{net:,}")

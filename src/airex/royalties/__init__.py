@@ -18,6 +18,21 @@ Pricing and invoicing (this part's first half)::
   CreditNote for a correction that lowers the amount), the ledger posting, idempotent;
 * :func:`load_priced_invoice`, :func:`invoices_for_period` — what distribution reads back;
   :func:`held_records` — the usage held back, for follow-up.
+
+Distribution and statements (the second half)::
+
+    from airex.royalties import Distributor, DistributionSettings, PeriodSpec, write_statements
+
+    distributor = Distributor(engine, DistributionSettings.from_settings(settings),
+                              shares=registry.shares)
+    distributor.record_payment(payment_message)        # and distributes what it settles
+    write_statements(engine, PeriodSpec.parse("2026-Q2"), out_dir)
+
+* :class:`Distributor` — payments recorded against invoices, each paid amount distributed
+  to works and rightsholders (less the administration fee, the rest to suspense) and posted
+  in the ledger, idempotently (``docs/royalties-distribution.md``);
+* :func:`build_statements`, :func:`write_statements` — one RoyaltyStatementMessage per
+  rightsholder and currency per period.
 """
 
 from airex.royalties._store import (
@@ -41,6 +56,22 @@ from airex.royalties._types import (
     ReportWorks,
 )
 from airex.royalties._warnings import WARNING_LIMIT, held_warning, warnings_for
+from airex.royalties.distribution import (
+    Distribution,
+    DistributionError,
+    DistributionLine,
+    DistributionSettings,
+    DistributionSummary,
+    Distributor,
+    OverpaymentError,
+    PaymentError,
+    PeriodSpec,
+    RecordedPayment,
+    SuspenseLine,
+    SuspenseReason,
+    UnknownSettledDocumentError,
+    distribute,
+)
 from airex.royalties.errors import (
     NotLicenseeError,
     PricingError,
@@ -69,6 +100,13 @@ from airex.royalties.service import (
     PricedLineSummary,
 )
 from airex.royalties.settings import RoyaltySettings
+from airex.royalties.statements import (
+    Statement,
+    StatementsResult,
+    build_statements,
+    statement_id,
+    write_statements,
+)
 
 __all__ = [
     "HELD_REASONS",
@@ -77,18 +115,28 @@ __all__ = [
     "WARNING_LIMIT",
     "Basis",
     "CheckerSource",
+    "Distribution",
+    "DistributionError",
+    "DistributionLine",
+    "DistributionSettings",
+    "DistributionSummary",
+    "Distributor",
     "HeldRecord",
     "InvoiceResult",
     "InvoiceService",
     "InvoiceSummary",
     "IssuedDocument",
     "NotLicenseeError",
+    "OverpaymentError",
+    "PaymentError",
+    "PeriodSpec",
     "PricedInvoice",
     "PricedLine",
     "PricedLineSummary",
     "PricedReport",
     "PricingContext",
     "PricingError",
+    "RecordedPayment",
     "RefuseAll",
     "ReportConflictError",
     "ReportRefusedError",
@@ -97,12 +145,19 @@ __all__ = [
     "RoyaltiesConfigError",
     "RoyaltiesError",
     "RoyaltySettings",
+    "Statement",
+    "StatementsResult",
+    "SuspenseLine",
+    "SuspenseReason",
     "UnknownInvoiceError",
     "UnknownLicenceError",
     "UnknownReportError",
+    "UnknownSettledDocumentError",
     "UsageCheck",
     "billing_fraction",
+    "build_statements",
     "current_revision",
+    "distribute",
     "head_revision",
     "held_records",
     "held_warning",
@@ -113,6 +168,8 @@ __all__ = [
     "load_priced_invoice",
     "price_report",
     "require_current",
+    "statement_id",
     "upgrade",
     "warnings_for",
+    "write_statements",
 ]

@@ -1,0 +1,120 @@
+"""`airex demo` end to end: the real command, its worker and watcher processes, the embedded
+default (SQLite, the file-system broker), and everything it leaves on disk checked afterwards."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import airex
+from airex.db import DatabaseConfig, create_engine
+from airex.demo import Cast, DemoError, run_demo
+from airex.ledger import AccountKind, Journal, check_ledger
+from airex.messages import (
+    AcknowledgementMessage,
+    InvoiceMessage,
+    LicenceMessage,
+    PaymentNotificationMessage,
+    RoyaltyStatementMessage,
+)
+
+RECORDS = 1_500
+
+
+def _inbox(folder: Path, party: str) -> list[airex.AirexMessage]:
+    """Every message in ``party``'s inbox, parsed (each one must be valid)."""
+    found = []
+    for path in sorted((folder / "exchange" / "parties" / party / "inbox").glob("*.xml")):
+        data = path.read_bytes()
+        assert airex.check(data).errors == [], path.name
+        found.append(airex.parse(data))
+    return found
+
+
+def _of(messages: list[airex.AirexMessage], kind: type) -> list:  # type: ignore[type-arg]
+    return [m for m in messages if isinstance(m, kind)]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One run of the real command (`python -m airex demo`), shared by the tests below."""
+    folder = tmp_path_factory.mktemp("demo") / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIREX_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "airex", "demo", "--records", str(RECORDS), "--out", str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    return folder, run
+
+
+def test_the_command_completes_and_reports(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """Exit 0; every step reported; balances, statements and the ledger check printed."""
+    folder, run = demo
+    assert run.returncode == 0, run.stdout + run.stderr
+    output = run.stdout + run.stderr
+    for step in ("declarations", "licence", "usage report", "payment and royalties"):
+        assert f"✓ {step}" in output, step
+    assert "Ledger balances" in output
+    assert "Royalty statements" in output
+    assert "ledger check: OK" in output
+    assert str(folder) in output
+
+
+def test_every_party_received_what_the_cycle_sends(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """The developer holds the licence, the invoice and accepted acknowledgements; each
+    rightsholder a statement and a payout of exactly its net; the payouts and the statements
+    add up to the developer's payment less the CMO's fee."""
+    folder, _ = demo
+    cast = Cast.default()
+    developer = _inbox(folder, cast.developer.party_id)
+    (licence,) = _of(developer, LicenceMessage)
+    (invoice,) = _of(developer, InvoiceMessage)
+    assert invoice.invoice.licence_id == licence.licence.licence_id
+    acks = _of(developer, AcknowledgementMessage)
+    statuses = {ack.message_status.value for a in acks for ack in a.acknowledgements}
+    assert statuses == {"MessageAccepted"}
+    paid_out = Decimal(0)
+    for rightsholder in cast.rightsholders:
+        received = _inbox(folder, rightsholder.party_id)
+        (statement,) = _of(received, RoyaltyStatementMessage)
+        (payout,) = _of(received, PaymentNotificationMessage)
+        net = statement.royalty_statement.statement_total.net_amount
+        assert net > 0
+        assert payout.payment.paid_amount.value == net
+        assert payout.payment.settled_documents[0].document_id == (
+            statement.royalty_statement.statement_id
+        )
+        paid_out += net
+    engine = create_engine(DatabaseConfig(url=f"sqlite:///{folder / 'airex.db'}"))
+    try:
+        balances = [(row.account.kind, row.balance) for row in Journal(engine).balances()]
+        fee = -sum(b for kind, b in balances if kind is AccountKind.ADMIN_FEE_REVENUE)
+        assert fee > 0
+        assert paid_out + fee == invoice.invoice.total_amount.value
+        payable = [b for kind, b in balances if kind is AccountKind.RIGHTSHOLDER_PAYABLE]
+        assert len(payable) == 2
+        assert all(b == 0 for b in payable)
+        assert check_ledger(engine).ok
+    finally:
+        engine.dispose()
+
+
+def test_a_folder_in_use_is_refused(tmp_path: Path) -> None:
+    """The demo never writes into a folder that holds something."""
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(DemoError, match="not empty"):
+        run_demo(tmp_path, records=10)
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
