@@ -279,7 +279,9 @@ app.command(
         "\b\nExamples:\n"
         "  airex demo                       # 100 000 usage records, in ./airex-demo-<time>\n"
         "  airex demo --records 1000000 --out /tmp/big-demo\n"
-        "  airex demo -n 2000               # a quick one"
+        "  airex demo -n 2000               # a quick one\n"
+        "  createdb airex_demo && airex demo --database-url postgresql:///airex_demo \\\n"
+        "      --broker-url amqp://guest:guest@127.0.0.1:5672//   # on servers"
     ),
 )(demo)
 

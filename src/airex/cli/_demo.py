@@ -27,6 +27,22 @@ def demo(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic catalogue and usage.")] = 2026,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (Celery concurrency).")] = 2,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Run on this database instead of a SQLite file in the folder (a new, empty "
+            "database, e.g. postgresql://postgres@127.0.0.1:5432/airex_demo).",
+        ),
+    ] = None,
+    broker_url: Annotated[
+        str | None,
+        typer.Option(
+            "--broker-url",
+            help="Run on this broker instead of the embedded one (e.g. "
+            "amqp://guest:guest@127.0.0.1:5672//).",
+        ),
+    ] = None,
 ) -> None:
     """Run a whole cycle between a CMO, two rightsholders and an AI developer.
 
@@ -46,7 +62,14 @@ def demo(
     console = Console(highlight=False)
     console.print(f"airex demo: {records:,} usage records, everything in [bold]{folder}[/]\n")
     try:
-        result = run_demo(folder, records=records, seed=seed, workers=workers)
+        result = run_demo(
+            folder,
+            records=records,
+            seed=seed,
+            workers=workers,
+            database_url=database_url,
+            broker_url=broker_url,
+        )
     except DemoError as exc:
         typer.echo(f"airex: demo failed: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -74,9 +97,14 @@ def demo(
         statements.add_row(party, statement_id, f"{gross:,}", f"{fee:,}", f"{net:,}")
     console.print(statements)
     console.print(result.ledger_report)
+    from sqlalchemy import make_url
+
+    database = make_url(database_url or f"sqlite:///{folder / 'airex.db'}").render_as_string(
+        hide_password=True
+    )
     console.print(
         f"\nEverything is in {folder}: exchange/parties/<PartyId>/inbox holds what each party "
-        "received; airex.db the ledger, registry and royalties (AIREX_DATABASE_URL="
-        f"sqlite:///{folder / 'airex.db'} airex ledger balances)."
+        f"received; the ledger, registry and royalties are in {database} "
+        f"(AIREX_DATABASE_URL={database} airex ledger balances)."
     )
     raise typer.Exit(0 if result.ledger_ok else 1)

@@ -88,14 +88,24 @@ class _Console:
             yield note
 
 
-def _env(folder: Path, cmo: str) -> dict[str, str]:
+def _env(
+    folder: Path,
+    cmo: str,
+    database_url: str | None = None,
+    broker_url: str | None = None,
+    queue_prefix: str | None = None,
+) -> dict[str, str]:
     env = dict(os.environ)
     for name in list(env):
         if name.startswith("AIREX_"):
             del env[name]  # the demo never touches a configured production exchange
+    if broker_url is not None:
+        env["AIREX_BROKER_URL"] = broker_url
+    if queue_prefix is not None:
+        env["AIREX_QUEUE_PREFIX"] = queue_prefix
     env.update(
         {
-            "AIREX_DATABASE_URL": f"sqlite:///{folder / 'airex.db'}",
+            "AIREX_DATABASE_URL": database_url or f"sqlite:///{folder / 'airex.db'}",
             "AIREX_HOME": str(folder / "exchange"),
             "AIREX_CMO_PARTY_ID": cmo,
             "AIREX_PREFERENCE_REGIME": "opt-in",
@@ -241,8 +251,18 @@ def run_demo(
     seed: int = 2026,
     workers: int = 2,
     stream: IO[str] | None = None,
+    database_url: str | None = None,
+    broker_url: str | None = None,
+    queue_prefix: str | None = None,
 ) -> DemoResult:
-    """Play a complete cycle in ``folder`` (created; must be empty or absent)."""
+    """Play a complete cycle in ``folder`` (created; must be empty or absent).
+
+    By default on the embedded default: a SQLite file in ``folder`` and the server-less
+    broker. ``database_url`` (an empty database: the demo refuses one that holds tables) and
+    ``broker_url`` (e.g. RabbitMQ; ``queue_prefix`` keeps its queues apart) run the same cycle
+    on servers."""
+    import sqlalchemy as sa
+
     import airex
     from airex.batch import pack
     from airex.cli._ledger import schema_histories
@@ -259,7 +279,7 @@ def run_demo(
     folder.mkdir(parents=True, exist_ok=True)
     scenario = Scenario(records, seed=seed)
     cast = scenario.cast
-    env = _env(folder, cast.cmo.party_id)
+    env = _env(folder, cast.cmo.party_id, database_url, broker_url, queue_prefix)
     result = DemoResult(folder=folder)
     clock = time.monotonic()
 
@@ -272,6 +292,14 @@ def run_demo(
 
     settings = ExchangeSettings.from_env(env)
     engine = create_engine(DatabaseConfig(url=env["AIREX_DATABASE_URL"]))
+    tables = sa.inspect(engine).get_table_names()
+    if tables:
+        engine.dispose()
+        raise DemoError(
+            f"the database {engine.url.render_as_string(hide_password=True)} already holds "
+            f"{len(tables)} tables ({', '.join(sorted(tables)[:3])}, …); the demo needs a new, "
+            "empty database"
+        )
     for history in schema_histories():
         history.upgrade(engine)
     directory = PartyDirectory(engine, settings.parties_dir)
@@ -399,7 +427,10 @@ def run_demo(
         fleet.stop()
         signal.signal(signal.SIGTERM, previous)
 
-    _summarise(result, engine, holders)
+    try:
+        _summarise(result, engine, holders)
+    finally:
+        engine.dispose()
     return result
 
 
