@@ -124,6 +124,9 @@ class Stack:
             AIREX_CMO_PARTY_ID=CMO,
             AIREX_QUEUE_PREFIX=self.settings.queue_prefix,
             AIREX_TASK_CHUNK=str(self.settings.task_chunk),
+            # the pipeline is measured (receive → route → acknowledge), not the CMO's business
+            # actions: the requests are routed and acknowledged, never granted
+            AIREX_CMO_ACTIONS="airex.exchange.hooks:no_actions",
         )
         env.update(extra)
         return env
