@@ -188,16 +188,18 @@ def _xml(message: object) -> bytes:
     return serialise(message)  # type: ignore[arg-type]
 
 
-def test_licence_issue_time_comes_from_the_request(embedded: Env) -> None:
-    """The licence is issued at the request's MessageCreatedDateTime, not at the clock's time."""
+def test_licence_is_issued_when_the_exchange_received_the_request(embedded: Env) -> None:
+    """The licence is issued at the time the exchange took the request in (stored, so a redo
+    issues the same), not at the request's own MessageCreatedDateTime: a backdated request
+    neither backdates the licence nor revives an expired offer."""
     exchange = embedded.exchange(actions=real_actions(embedded))
     scenario = Scenario(5, seed=3, cast=cast())
     send(exchange, scenario.offer(), CMO)
     request = scenario.request()
     request.message_header.message_created_date_time = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
-    send(exchange, request, DEV)
+    received_id = send(exchange, request, DEV)
+    received_at = exchange.received_message(received_id).received_at
     (licence,) = map(parsed, sent_by_cmo(exchange, "LicenceMessage"))
-    assert licence.licence.issued_date_time == datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
-    assert licence.message_header.message_created_date_time == datetime(
-        2026, 2, 3, 4, 5, 6, tzinfo=UTC
-    )
+    issued = received_at.astimezone(UTC).replace(microsecond=0)
+    assert licence.licence.issued_date_time == issued
+    assert licence.message_header.message_created_date_time == issued

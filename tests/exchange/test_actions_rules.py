@@ -38,6 +38,7 @@ from airex.messages import (
 )
 from airex.messages.codes import DocumentType, MessageControlType, MessageStatus
 from airex.messages.common import Amount, MessageHeader, Party
+from airex.messages.declaration import RightsShare
 
 DEV2 = "PADPIDA2026DEV02"
 ACCEPTED = "MessageAccepted"
@@ -115,6 +116,20 @@ def _payment(world: World, invoice: InvoiceMessage, cents: int, day: date) -> by
 # --- licence requests ----------------------------------------------------------------------
 
 PAST = datetime(2026, 1, 1, tzinfo=UTC)
+LATELY = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+"""An offer that expired an hour before the test ran."""
+
+
+def _dated(request: LicenceRequestMessage, when: datetime) -> LicenceRequestMessage:
+    request.message_header.message_created_date_time = when
+    return request
+
+
+def _on_behalf_of(request: LicenceRequestMessage, party: str) -> LicenceRequestMessage:
+    request.message_header.sent_on_behalf_of = Party(party_id=party)
+    request.licence_request.licensee = Party(party_id=party)
+    return request
+
 
 REQUESTS: list[tuple[str, Callable[[World], tuple[object | None, object]], str, str]] = [
     (
@@ -128,6 +143,21 @@ REQUESTS: list[tuple[str, Callable[[World], tuple[object | None, object]], str, 
         lambda w: (w.offer(valid_until=PAST), w.request()),
         "BusinessRuleViolation",
         "OfferExpired",
+    ),
+    (
+        "expired offer, backdated request",
+        lambda w: (
+            w.offer(valid_until=LATELY),
+            _dated(w.request(), LATELY - timedelta(days=1)),
+        ),
+        "BusinessRuleViolation",
+        "OfferExpired",
+    ),
+    (
+        "on behalf of another developer",
+        lambda w: (w.offer(licensee=None), _on_behalf_of(w.request(), DEV2)),
+        "NotAuthorised",
+        "BehalfNotAuthorised",
     ),
     (
         "offer for another licensee",
@@ -418,3 +448,61 @@ def test_messages_without_a_business_effect_are_accepted_and_change_nothing(
     result = actions.act(ack, b"", received, embedded.engine)
     assert (result.status, list(result.errors), list(result.outgoing)) == (None, [], [])
     assert effect_counts(embedded.engine) == before
+
+
+def test_a_payment_on_behalf_of_another_payer_is_not_authorised(
+    world: World, tmp_path: Path
+) -> None:
+    """A payment sent by one developer on behalf of another is NotAuthorised /
+    BehalfNotAuthorised (the exchange holds no mandates); nothing is recorded."""
+    invoice = _invoiced(world, tmp_path)
+    message = parsed(_payment(world, invoice, 100, date(2026, 5, 2)))
+    assert isinstance(message, PaymentNotificationMessage)
+    message.message_header.sent_on_behalf_of = Party(party_id=DEV2)
+    message.payment.payer = Party(party_id=DEV2)
+    before = effect_counts(world.env.engine)
+    received_id = send(world.exchange, message, DEV)
+    assert acknowledged(world.exchange, received_id) == ("NotAuthorised", ["BehalfNotAuthorised"])
+    assert effect_counts(world.env.engine) == before
+
+
+def test_a_rightsholder_outside_the_directory_is_neither_stated_nor_paid_out(
+    world: World, tmp_path: Path
+) -> None:
+    """A co-owner declared in a work's shares but unknown to the exchange cannot receive a
+    statement: it gets none and no payout; its share stays on its payable account (the ledger
+    still balances and checks); the known rightsholders are stated and paid as usual."""
+    ghost = "PADPIDA2026GHOST"
+    rh1 = world.scenario.cast.rightsholders[0]
+    for number, declaration in enumerate(world.scenario.declarations(rh1)):
+        if number == 0:  # the first declared work: half of it belongs to the ghost
+            work = declaration.work_list.works[0]
+            work.rights_shares = [
+                RightsShare(rightsholder_party_id=rh1.party_id, share_percentage=Decimal(50)),
+                RightsShare(rightsholder_party_id=ghost, share_percentage=Decimal(50)),
+            ]
+        send(world.exchange, declaration, rh1.party_id)
+    for declaration in world.scenario.declarations(world.scenario.cast.rightsholders[1]):
+        send(world.exchange, declaration, RH2)
+    send(world.exchange, world.offer(), CMO)
+    send(world.exchange, world.request(), DEV)
+    (licence,) = world.licences()
+    report = usage_report(world.scenario, licence.licence.licence_id, tmp_path)  # type: ignore[attr-defined]
+    send(world.exchange, report, DEV)
+    (invoice,) = map(parsed, sent_by_cmo(world.exchange, "InvoiceMessage"))
+    assert isinstance(invoice, InvoiceMessage)
+    total = int(invoice.invoice.total_amount.value * 100)
+    paid = send(world.exchange, _payment(world, invoice, total, date(2026, 5, 2)), DEV)
+    assert acknowledged(world.exchange, paid) == (ACCEPTED, [])
+    payees = {
+        parsed(b).royalty_statement.payee.party_id  # type: ignore[attr-defined]
+        for b in sent_by_cmo(world.exchange, "RoyaltyStatementMessage")
+    }
+    assert payees == {RH1, RH2}
+    journal = Journal(world.env.engine)
+    owed = journal.balance(AccountKey(ghost, AccountKind.RIGHTSHOLDER_PAYABLE, "EUR"))
+    assert owed.minor < 0  # a credit balance: the CMO owes the ghost its share
+    for known in (RH1, RH2):
+        payable = AccountKey(known, AccountKind.RIGHTSHOLDER_PAYABLE, "EUR")
+        assert journal.balance(payable).minor == 0
+    assert check_ledger(world.env.engine).ok

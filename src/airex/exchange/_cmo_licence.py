@@ -211,6 +211,7 @@ def grant_licence(
     request: LicenceRequestMessage,
     dedupe_key: str,
     *,
+    received_at: datetime,
     cmo: str,
     offers: OfferBook,
     register: GrantRegister,
@@ -256,14 +257,17 @@ def grant_licence(
                 status=MessageStatus.NOT_AUTHORISED,
             )
         )
-    requested_at = to_second(header.message_created_date_time)
-    if offer.valid_until < header.message_created_date_time:
+    # The exchange's clock, not the sender's: the time the request was taken in (stored, so a
+    # redo after a crash decides and issues the same); a backdated MessageCreatedDateTime
+    # neither revives an expired offer nor backdates the licence.
+    requested_at = to_second(received_at)
+    if offer.valid_until < requested_at:
         return _refused(
             MessageError(
                 "OfferExpired",
                 f"offer {offer.offer_id} was valid until "
                 f"{to_second(offer.valid_until).isoformat()}; request {asked.request_id} was "
-                f"made at {requested_at.isoformat()}",
+                f"received at {requested_at.isoformat()}",
                 path=f"{root}/OfferId",
                 status=MessageStatus.BUSINESS_RULE_VIOLATION,
             )

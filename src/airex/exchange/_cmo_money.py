@@ -12,6 +12,8 @@ message, never from the clock, so a redo after a crash sends the same bytes.
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -58,6 +60,7 @@ __all__ = [
 ]
 
 _ID_LIMIT = 64
+log = logging.getLogger(__name__)
 
 StatementPeriod = str
 """How long the period of a payment's statements is: ``"month"``, ``"quarter"`` or ``"year"``."""
@@ -162,6 +165,10 @@ class Settlement:
     distributions: tuple[int, ...] = ()
     payouts: tuple[Payout, ...] = ()
     error: MessageError | None = None
+    held_payees: tuple[str, ...] = ()
+    """Rightsholders owed money who cannot receive a statement through the exchange (not in
+    the party directory, or not a role that receives statements): nothing is stated or paid
+    out to them; their payable stays open in the ledger for the CMO to settle."""
 
     @property
     def outgoing(self) -> list[OutgoingMessage]:
@@ -254,9 +261,14 @@ def settle_payment(
     journal: Journal,
     engine: Engine,
     period_length: StatementPeriod = "quarter",
+    reachable: Callable[[str], bool] | None = None,
 ) -> Settlement:
     """Record a licensee's payment, distribute it, and state and pay out each rightsholder's
-    share of it (see ``docs/cmo-actions.md``); or say why the payment is refused."""
+    share of it (see ``docs/cmo-actions.md``); or say why the payment is refused.
+
+    ``reachable(party)`` says whether a rightsholder can receive its statement and payout
+    (default: all can); one that cannot is neither stated nor paid out: the money stays on
+    its payable account, and the settlement lists it in ``held_payees``."""
     header = message.message_header
     payment = message.payment
     sender = header.message_sender.party_id
@@ -307,10 +319,22 @@ def settle_payment(
     period = statement_period_of(payment.payment_date, period_length)
     created = to_second(header.message_created_date_time)
     payouts: list[Payout] = []
+    held: list[str] = []
     for found in build_statements(
         engine, period, created=created, licensor=cmo, distributions=distributions
     ):
         head = found.head
+        if reachable is not None and not reachable(head.payee):
+            log.warning(
+                "payment %s of %s: rightsholder %s cannot receive statements through the "
+                "exchange (not in the party directory, or not a rightsholder); its share stays "
+                "on its payable account, unstated and unpaid",
+                payment.payment_id,
+                payer,
+                head.payee,
+            )
+            held.append(head.payee)
+            continue
         own_id = payment_statement_id(period, head.currency, head.payee, payer, payment.payment_id)
         statement = Statement(replace(head, statement_id=own_id), found.lines)
         net = statement.net_minor
@@ -354,4 +378,4 @@ def settle_payment(
             Payout(own_id, head.payee, head.currency, net, statement.xml(), payout, entry)
         )
     journal.post_many([p.entry for p in payouts if p.entry is not None])
-    return Settlement(distributions, tuple(payouts))
+    return Settlement(distributions, tuple(payouts), held_payees=tuple(held))

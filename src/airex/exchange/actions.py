@@ -18,10 +18,13 @@ non-duplicate, live message addressed to the CMO (``AIREX_CMO_PARTY_ID``)::
 
 Rejections are results (an acknowledgement status with its error codes), never exceptions;
 an exception is a fault (the exchange retries transient ones and gives up on the others).
-Every effect is idempotent and everything sent is derived from the incoming message and
-what was stored, never from the clock: running :meth:`~CmoBusinessActions.act` twice for
-the same message (a worker killed before the exchange committed) posts nothing twice and
-sends the same bytes. ``docs/cmo-actions.md`` gives every decision.
+A message acts for its sender only: one naming another party in SentOnBehalfOf is refused
+(NotAuthorised / BehalfNotAuthorised; the exchange registers no mandates). Every effect is
+idempotent and everything sent is derived from the incoming message and what was stored (its
+time of receipt included), never from the clock at the time of acting: running
+:meth:`~CmoBusinessActions.act` twice for the same message (a worker killed before the
+exchange committed) posts nothing twice and sends the same bytes. ``docs/cmo-actions.md``
+gives every decision.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
+from airex.db import SchemaNotCurrentError
 from airex.errors import MessageError, MessageStatus
 from airex.exchange._cmo_licence import (
     OfferBook,
@@ -44,6 +48,7 @@ from airex.exchange._cmo_money import (
     settle_payment,
     statement_period_of,
 )
+from airex.exchange.directory import ENTITLEMENTS, PartyDirectory
 from airex.exchange.errors import ExchangeConfigError
 from airex.exchange.hooks import ActionResult, CmoActions, NoActions, OutgoingMessage
 from airex.exchange.store import MessageStore
@@ -118,7 +123,10 @@ class CmoBusinessActions:
             raise ExchangeConfigError(
                 "the CMO's actions need the CMO's party id (AIREX_CMO_PARTY_ID)"
             )
-        statement_period_of(_SOME_DAY, statement_period)  # refuses an unknown length early
+        try:
+            statement_period_of(_SOME_DAY, statement_period)
+        except ValueError as exc:
+            raise ExchangeConfigError(f"the CMO's actions: {exc}") from exc
         self.cmo = cmo
         self.settings = settings
         base = royalties if royalties is not None else RoyaltySettings(cmo_party_id=cmo)
@@ -139,18 +147,24 @@ class CmoBusinessActions:
         from airex.royalties import InvoiceService
         from airex.royalties.distribution import DistributionSettings, Distributor
 
-        registry = Registry(engine, self.registry_settings)
-        made = _Services(
-            registry=registry,
-            invoices=InvoiceService(engine, self.royalties, registry),
-            distributor=Distributor(
-                engine,
-                DistributionSettings.from_settings(self.royalties),
-                shares=registry.shares,
-            ),
-            journal=Journal(engine),
-            grants=GrantRegister(engine),
-        )
+        try:
+            registry = Registry(engine, self.registry_settings)
+            made = _Services(
+                registry=registry,
+                invoices=InvoiceService(engine, self.royalties, registry),
+                distributor=Distributor(
+                    engine,
+                    DistributionSettings.from_settings(self.royalties),
+                    shares=registry.shares,
+                ),
+                journal=Journal(engine),
+                grants=GrantRegister(engine),
+            )
+        except SchemaNotCurrentError as exc:
+            # a deployment fault, not a poison message: retried once `airex db upgrade` ran
+            raise ExchangeConfigError(
+                f"the CMO's actions cannot run: {exc} (run `airex db upgrade`)"
+            ) from exc
         self._services[id(engine)] = (engine, made)
         return made
 
@@ -162,6 +176,22 @@ class CmoBusinessActions:
         engine: Engine,
     ) -> ActionResult:
         """Act on ``message`` (see the module doc); idempotently."""
+        header = message.message_header
+        behalf = header.sent_on_behalf_of
+        if behalf is not None and behalf.party_id != header.message_sender.party_id:
+            # No mandates are registered: a message acts for its (authenticated) sender only,
+            # never for a party it merely names.
+            return _refused(
+                MessageError(
+                    "BehalfNotAuthorised",
+                    f"{header.message_sender.party_id} sent {message.message_type} "
+                    f"{header.message_id} on behalf of {behalf.party_id}, but the exchange holds "
+                    "no mandate to act for another party: send it from that party's own drop "
+                    "folder or account",
+                    path=f"/{message.message_type}/MessageHeader/SentOnBehalfOf/PartyId",
+                    status=MessageStatus.NOT_AUTHORISED,
+                )
+            )
         if isinstance(message, WorkDeclarationMessage):
             return self.declare(message, raw, engine)
         if isinstance(message, LicenceRequestMessage):
@@ -225,6 +255,7 @@ class CmoBusinessActions:
         granted = grant_licence(
             message,
             received.dedupe_key or _key_of(message),
+            received_at=received.received_at,
             cmo=self.cmo,
             offers=self.offers,
             register=self.services(engine).grants,
@@ -253,6 +284,13 @@ class CmoBusinessActions:
     def settle(self, message: PaymentNotificationMessage, engine: Engine) -> ActionResult:
         """Record and distribute the payment; send each rightsholder's statement and payout."""
         services = self.services(engine)
+        directory = PartyDirectory(engine, self.settings.parties_dir)
+        receivers = ENTITLEMENTS["RoyaltyStatementMessage"].recipients
+
+        def reachable(party_id: str) -> bool:
+            record = directory.get(party_id)
+            return record is not None and record.role in receivers
+
         done = settle_payment(
             message,
             cmo=self.cmo,
@@ -260,6 +298,7 @@ class CmoBusinessActions:
             journal=services.journal,
             engine=engine,
             period_length=self.statement_period,
+            reachable=reachable,
         )
         if done.error is not None:
             return _refused(done.error)

@@ -31,8 +31,8 @@ Only :meth:`ExchangeSettings.from_env` reads the environment, and never at impor
     that arrive together are processed, and committed, together; 1 gives one task per
     message.
 ``AIREX_CMO_ACTIONS``
-    ``module:factory`` of the CMO's actions (default: ``airex.exchange.actions:make_actions``
-    when that module exists, else none).
+    ``module:factory`` of the CMO's actions (default: ``airex.exchange.actions:make_actions``,
+    the CMO's business actions; ``airex.exchange.hooks:no_actions`` routes only).
 """
 
 from __future__ import annotations

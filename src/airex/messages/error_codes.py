@@ -210,7 +210,14 @@ CODES: dict[str, ErrorCode] = {
             "StartDateOutsideTerm", _BR, "a RequestedStartDate outside the offer's licence term"
         ),
         ErrorCode(
-            "RequestAlreadyGranted", _BR, "a licence request (licensee, RequestId) granted before"
+            "RequestAlreadyGranted",
+            _BR,
+            "a licence request (licensee, OfferId, RequestId) granted before",
+        ),
+        ErrorCode(
+            "BehalfNotAuthorised",
+            MessageStatus.NOT_AUTHORISED,
+            "a message to the CMO names another party in SentOnBehalfOf (no mandates are held)",
         ),
         ErrorCode(
             "PayerNotSender",
