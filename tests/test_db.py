@@ -54,3 +54,34 @@ def test_upgrade_all_then_every_part_is_current(tmp_path: Path) -> None:
     for history in schema_histories():
         history.require_current(engine)
         assert history.upgrade(engine) == history.head_revision()  # idempotent
+
+
+def test_the_switch_to_wal_waits_for_a_writer_that_holds_the_file(tmp_path: Path) -> None:
+    """A new connection finds the file locked by a writer still in rollback-journal mode: it
+    waits for the writer (retrying the switch) and ends in WAL, instead of failing at once."""
+    import sqlite3
+    import threading
+    import time
+
+    from airex.db._engine import _switch_to_wal
+
+    path = tmp_path / "fresh.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("CREATE TABLE t (x)")
+
+    def release() -> None:
+        time.sleep(0.3)
+        holder.execute("COMMIT")
+
+    releaser = threading.Thread(target=release)
+    releaser.start()
+    newcomer = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        _switch_to_wal(newcomer.cursor(), patience=10)
+        (mode,) = newcomer.execute("PRAGMA journal_mode").fetchone()
+        assert mode == "wal"
+    finally:
+        releaser.join()
+        newcomer.close()
+        holder.close()

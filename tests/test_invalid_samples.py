@@ -134,6 +134,16 @@ BATCH_ONLY = {
 # Refusals of a usage report by pricing: stored reports and licences decide them, not the
 # message alone (tested in tests/royalties).
 PRICING_ONLY = {"ReportConflict", "ReportNotPriced"}
+# Refusals by the CMO's actions: the registry, the offers the CMO sent and the invoices it
+# issued decide them (tested in tests/exchange/test_actions_rules.py).
+CMO_ACTIONS_ONLY = {
+    "DeclarationRefused",
+    "OfferExpired",
+    "Overpayment",
+    "PaymentRefused",
+    "RequestAlreadyGranted",
+    "StartDateOutsideTerm",
+}
 
 
 def test_every_business_rule_has_a_sample() -> None:
@@ -142,7 +152,7 @@ def test_every_business_rule_has_a_sample() -> None:
         c.code
         for c in CODES.values()
         if c.status is MessageStatus.BUSINESS_RULE_VIOLATION
-        and c.code not in FLAT_FILE_ONLY | BATCH_ONLY | PRICING_ONLY
+        and c.code not in FLAT_FILE_ONLY | BATCH_ONLY | PRICING_ONLY | CMO_ACTIONS_ONLY
     }
     used = Counter(code for entry in MANIFEST.values() for code in entry["codes"])
     assert {code for code in rules if not used[code]} == set()

@@ -187,6 +187,27 @@ def create_engine(config: DatabaseConfig) -> Engine:
     return engine
 
 
+def _switch_to_wal(cursor: sqlite3.Cursor, patience: float) -> None:
+    """Put the database in WAL mode (once per file; later connections find it so).
+
+    Two connections opening a new file at once can both try the switch; SQLite answers the
+    loser "database is locked" at once, without waiting for the busy timeout, so the switch
+    is retried here for up to ``patience`` seconds."""
+    deadline = time.monotonic() + patience
+    pause = 0.005
+    while True:
+        try:
+            (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(0.1, pause * 2)
+
+
 def _install_sqlite_hooks(engine: Engine, config: DatabaseConfig) -> None:
     busy_ms = max(0, int(config.busy_timeout * 1000))
     synchronous = config.sqlite_synchronous
@@ -199,9 +220,7 @@ def _install_sqlite_hooks(engine: Engine, config: DatabaseConfig) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
-            (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
-            if str(mode).lower() != "wal":
-                cursor.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(cursor, config.busy_timeout)
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute(f"PRAGMA synchronous = {synchronous}")
             cursor.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
