@@ -225,8 +225,10 @@ class FakeRegistry:
     checker_: FakeChecker = field(default_factory=FakeChecker)
     scopes: list[tuple[LicenceScope, date, date]] = field(default_factory=list)
 
-    def checker(self, scope: LicenceScope, start: date, end: date) -> FakeChecker:
-        """The fake checker."""
+    def checker(
+        self, scope: LicenceScope, start: date, end: date, *, cache: bool = True
+    ) -> FakeChecker:
+        """The fake checker (it keeps no cache whatever ``cache`` says)."""
         self.scopes.append((scope, start, end))
         return self.checker_
 

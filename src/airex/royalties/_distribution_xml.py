@@ -154,8 +154,13 @@ def statement_message_id(head: StatementHead, body: str) -> str:
     """A deterministic MessageId: ``AIREX-`` and 32 hex digits of the SHA-256 of the sender,
     the payee and the statement's content. The same statement written again gets the same id
     (a receiver sees a duplicate); any change of content gets a new one."""
+    return _message_id(head, body.encode())
+
+
+def _message_id(head: StatementHead, body: bytes) -> str:
+    """:func:`statement_message_id` of a body already encoded (UTF-8)."""
     digest = hashlib.sha256(f"{head.sender}\n{head.payee}\n".encode())
-    digest.update(body.encode())
+    digest.update(body)
     return f"AIREX-{digest.hexdigest()[:32]}"
 
 
@@ -264,27 +269,30 @@ def render_document(
         f"      <AdministrationFee>{money_text(fee_total, exponent)}</AdministrationFee>\n"
         f"      <NetAmount>{money_text(gross_total - fee_total, exponent)}</NetAmount>\n"
         "    </StatementTotal>\n"
+    ).encode()  # encoded once: hashed for the MessageId, then written as it is
+    message_id = _message_id(head, body)
+    return b"".join(
+        (
+            (
+                "<?xml version='1.0' encoding='UTF-8'?>\n"
+                '<RoyaltyStatementMessage xmlns="urn:airex:xml:1" SchemaVersion="1.0" '
+                'LanguageAndScriptCode="en">\n'
+                "  <MessageHeader>\n"
+                f"    <MessageId>{message_id}</MessageId>\n"
+                "    <MessageSender>\n"
+                f"      <PartyId>{head.sender}</PartyId>\n"
+                "    </MessageSender>\n"
+                "    <MessageRecipient>\n"
+                f"      <PartyId>{head.payee}</PartyId>\n"
+                "    </MessageRecipient>\n"
+                f"    <MessageCreatedDateTime>{_created(head.created)}</MessageCreatedDateTime>\n"
+                "  </MessageHeader>\n"
+                "  <RoyaltyStatement>\n"
+            ).encode(),
+            body,
+            b"  </RoyaltyStatement>\n</RoyaltyStatementMessage>\n",
+        )
     )
-    message_id = statement_message_id(head, body)
-    return (
-        "<?xml version='1.0' encoding='UTF-8'?>\n"
-        '<RoyaltyStatementMessage xmlns="urn:airex:xml:1" SchemaVersion="1.0" '
-        'LanguageAndScriptCode="en">\n'
-        "  <MessageHeader>\n"
-        f"    <MessageId>{message_id}</MessageId>\n"
-        "    <MessageSender>\n"
-        f"      <PartyId>{head.sender}</PartyId>\n"
-        "    </MessageSender>\n"
-        "    <MessageRecipient>\n"
-        f"      <PartyId>{head.payee}</PartyId>\n"
-        "    </MessageRecipient>\n"
-        f"    <MessageCreatedDateTime>{_created(head.created)}</MessageCreatedDateTime>\n"
-        "  </MessageHeader>\n"
-        "  <RoyaltyStatement>\n"
-        f"{body}"
-        "  </RoyaltyStatement>\n"
-        "</RoyaltyStatementMessage>\n"
-    ).encode()
 
 
 def statement_model(

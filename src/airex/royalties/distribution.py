@@ -57,6 +57,7 @@ from airex.royalties._distribution_core import (
     distribute,
 )
 from airex.royalties._distribution_period import PeriodSpec
+from airex.royalties._gc import paused_gc
 from airex.royalties._split import percent_ratio
 from airex.royalties._types import Basis, PricedInvoice
 
@@ -484,6 +485,10 @@ class Distributor:
     def distribute_payment(self, payment: int) -> DistributionSummary:
         """Distribute the recorded payment ``payment`` (a ``royalties_payment`` row id);
         idempotent: a distributed payment returns its stored summary (``created=False``)."""
+        with paused_gc():  # millions of basis rows and lines: see :func:`paused_gc`
+            return self._distribute_payment(payment)
+
+    def _distribute_payment(self, payment: int) -> DistributionSummary:
         row = self._payment(payment)
         stored = self._stored(payment)
         if stored is not None and stored["posted_at"] is not None:

@@ -130,8 +130,11 @@ class CheckerSource(Protocol):
     """What the service needs of the registry: a usage checker for a licence and period
     (:meth:`airex.registry.Registry.checker`)."""
 
-    def checker(self, scope: LicenceScope, start: date, end: date) -> UsageCheck:
-        """A checker of uses under ``scope`` over ``start..end``."""
+    def checker(
+        self, scope: LicenceScope, start: date, end: date, *, cache: bool = True
+    ) -> UsageCheck:
+        """A checker of uses under ``scope`` over ``start..end`` (``cache=False``: the
+        caller asks about each (identifier, use type) once, the checker need not remember)."""
         ...
 
 
@@ -472,7 +475,9 @@ class InvoiceService:
         """The registry's checker for the licence's scope over the reporting period."""
         scope = LicenceScope.from_terms(header.licence_id, str(grant.status), terms)
         period = header.reporting_period
-        return self.registry.checker(scope, period.start_date, period.end_date)
+        # Pricing asks once per (work, use type) and keeps the answer itself: the checker's
+        # own cache would only hold millions of decisions (~150 bytes each) for nothing.
+        return self.registry.checker(scope, period.start_date, period.end_date, cache=False)
 
     def _authorise(self, header: ReportHeader, grant: GrantPublic) -> None:
         message = header.message_header

@@ -37,9 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 from collections.abc import Collection, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +64,7 @@ from airex.royalties._distribution_xml import (
     units_xml,
     work_ids_xml,
 )
+from airex.royalties._gc import paused_gc
 from airex.royalties._types import USE_TYPES
 
 __all__ = [
@@ -397,36 +396,46 @@ def write_statements(
 ) -> StatementsResult:
     """Write every statement of ``period`` into the folder ``out`` (created if need be) as
     ``<StatementId>.xml``, each under a temporary name renamed when complete."""
+    with paused_gc():  # a million works' identifiers and 100 000s of lines: see paused_gc
+        return _write_statements(engine, period, out, created, licensor)
+
+
+def _write_statements(
+    engine: Engine,
+    period: PeriodSpec,
+    out: str | os.PathLike[str],
+    created: datetime | None,
+    licensor: str | None,
+) -> StatementsResult:
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
     result = StatementsResult(period, directory)
     senders, result.distributions = _senders(engine, period, licensor)
-    with _FileWriter() as writer:
-        for head, parts in _plans(engine, period, created, licensor):
-            if len(parts) == 1 and not parts[0][0].mergeable:
-                item, positions = parts[0]
-                if not positions:
-                    continue
-                xml, gross, fee = _fast_xml(head, item, positions)
-                lines = len(positions)
-            else:
-                statement = _statement(head, parts)
-                if not statement.lines:
-                    continue
-                xml, gross, fee = statement.xml(), statement.gross_minor, statement.fee_minor
-                lines = len(statement.lines)
-            folder = directory if len(senders) <= 1 else directory / head.sender
-            if folder is not directory:
-                folder.mkdir(exist_ok=True)
-            path = folder / f"{head.statement_id}.xml"
-            writer.write(path, xml)
-            currency = head.currency
-            result.count += 1
-            result.lines += lines
-            result.gross_minor[currency] = result.gross_minor.get(currency, 0) + gross
-            result.fee_minor[currency] = result.fee_minor.get(currency, 0) + fee
-            result.net_minor[currency] = result.net_minor.get(currency, 0) + gross - fee
-            result.paths.append(path)
+    for head, parts in _plans(engine, period, created, licensor):
+        if len(parts) == 1 and not parts[0][0].mergeable:
+            item, positions = parts[0]
+            if not positions:
+                continue
+            xml, gross, fee = _fast_xml(head, item, positions)
+            lines = len(positions)
+        else:
+            statement = _statement(head, parts)
+            if not statement.lines:
+                continue
+            xml, gross, fee = statement.xml(), statement.gross_minor, statement.fee_minor
+            lines = len(statement.lines)
+        folder = directory if len(senders) <= 1 else directory / head.sender
+        if folder is not directory:
+            folder.mkdir(exist_ok=True)
+        path = folder / f"{head.statement_id}.xml"
+        _write_atomic(path, xml)
+        currency = head.currency
+        result.count += 1
+        result.lines += lines
+        result.gross_minor[currency] = result.gross_minor.get(currency, 0) + gross
+        result.fee_minor[currency] = result.fee_minor.get(currency, 0) + fee
+        result.net_minor[currency] = result.net_minor.get(currency, 0) + gross - fee
+        result.paths.append(path)
     return result
 
 
@@ -443,47 +452,23 @@ def _senders(engine: Engine, period: PeriodSpec, licensor: str | None) -> tuple[
     return set(senders), len(senders)
 
 
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
+    """Write ``data`` under a temporary name, then rename it to ``path``, with bare system
+    calls (a buffered file object costs several more per file, and there are 100 000s).
+
+    On the caller's thread: two writer threads were measured slower (the same 100 000
+    statements, 1.3 GB, runs interleaved: 24.4–26.0 s written here, 31.9–38.4 s and half as
+    much CPU again with the threads), each of their four system calls per file waiting for
+    the interpreter lock while the caller renders."""
+    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
+    descriptor = os.open(temporary, _CREATE, 0o666)
+    try:
+        view = memoryview(data)
+        while view:  # os.write may write less than asked
+            view = view[os.write(descriptor, view) :]
+    finally:
+        os.close(descriptor)
     os.replace(temporary, path)
-
-
-class _FileWriter:
-    """Writes files on a few threads while the caller renders the next ones.
-
-    Creating 100 000 files costs the file system tens of microseconds each, time in which
-    the system call releases the GIL: threads overlap it with rendering. At most
-    ``_IN_FLIGHT`` files wait in memory; the first error is raised on the caller's thread.
-    """
-
-    def __init__(self, threads: int = 2) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="statements")
-        self._slots = threading.BoundedSemaphore(_IN_FLIGHT)
-        self._errors: list[BaseException] = []
-
-    def write(self, path: Path, data: bytes) -> None:
-        """Write ``data`` to ``path`` (atomically: temporary name, then rename)."""
-        if self._errors:
-            raise self._errors[0]
-        self._slots.acquire()
-        future = self._pool.submit(_write_atomic, path, data)
-        future.add_done_callback(self._done)
-
-    def _done(self, future: Future[None]) -> None:
-        self._slots.release()
-        error = future.exception()
-        if error is not None:
-            self._errors.append(error)
-
-    def __enter__(self) -> _FileWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._pool.shutdown(wait=True)
-        if self._errors and exc[0] is None:
-            raise self._errors[0]
-
-
-_IN_FLIGHT = 64

@@ -141,7 +141,12 @@ _GZIP_LEVEL: Final = 6
 _FLUSH_LINES: Final = 4096
 
 # Bounded caches of cells already found valid (forgotten when full: memory stays bounded).
-_IDS_CAP: Final = 1 << 14
+# WorkIds: a report names each work in many records, in no order, so the cache only pays when
+# it holds every work of the report: up to a million cells (about 250 bytes each, some 250 MB
+# at most) spare parsing and validating each record's identifiers again, and hand every
+# record of a work the same WorkRef objects (measured: reading 1 M records over 100 000 works
+# a quarter faster; pricing gains too, the WorkRefs' strings keep their hashes).
+_IDS_CAP: Final = 1 << 20
 _MODEL_CAP: Final = 1 << 10
 
 _USE_TYPES: Final[dict[str, str]] = {u.value: u.value for u in UseType}
@@ -607,8 +612,12 @@ class FlatUsageReader(UsageReader):
 
     def _rows(self) -> Iterator[UsageRow]:
         self._prepare()
-        for part in self._parts:
-            yield from self._file_rows(part)
+        try:
+            for part in self._parts:
+                yield from self._file_rows(part)
+        finally:  # the records are read once: the caches of valid cells can go
+            self._ids = {}
+            self._models = {}
         self._bytes_done = self.bytes_read = max(self.bytes_read, self.total_bytes)
         last = self._parts[-1] if self._parts else None
         if (
