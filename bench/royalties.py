@@ -27,8 +27,10 @@ the 2-core machine; the plain aggregation of the same file is the baseline.
   shared equally over every work used, is priced and distributed too).
   ``UseForAISearchIndexing`` is not licensed: its records are held.
 
-**Timed** — each run starts from a fresh copy of the setup database. In ONE child process:
-price the report into an invoice (:class:`InvoiceService`, the real registry), record a
+**Timed** — each run starts from a fresh copy of the setup database. In ONE child process
+(which prices a file over 128 MiB in two halves, each in a worker process of its own, and
+merges them: :mod:`airex.royalties._parallel`): price the report into an invoice
+(:class:`InvoiceService`, the real registry), record a
 full payment of it (:meth:`Distributor.record_payment`), distribute it (shares from the
 registry, store, post in the ledger), write every rightsholder's statement
 (:func:`write_statements`). The peak memory is that process's (and its own children's)
@@ -290,17 +292,26 @@ def _cmo(args: argparse.Namespace) -> str:
 
 def _stage(stages: list[dict[str, Any]], name: str, run: Callable[[], Any]) -> Any:
     """Run one stage, recording its wall and CPU time (of which in the kernel: system calls
-    and page faults, e.g. creating files), its minor page faults and the RSS after it."""
-    started, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    and page faults, e.g. creating files), its minor page faults and the RSS after it. CPU
+    and page faults count the stage's worker processes too (pricing in parts)."""
+    started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     value = run()
     after = resource.getrusage(resource.RUSAGE_SELF)
+    after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    user = after.ru_utime - before.ru_utime + after_children.ru_utime - before_children.ru_utime
+    system = after.ru_stime - before.ru_stime + after_children.ru_stime - before_children.ru_stime
     stages.append(
         {
             "stage": name,
             "wall": time.perf_counter() - started,
-            "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
-            "sys": after.ru_stime - before.ru_stime,
-            "faults": after.ru_minflt - before.ru_minflt,
+            "cpu": user + system,
+            "sys": system,
+            "faults": after.ru_minflt
+            - before.ru_minflt
+            + after_children.ru_minflt
+            - before_children.ru_minflt,
             "rss_mb": _rss_mb(),
         }
     )
@@ -383,6 +394,7 @@ def child_cycle(report: Path, database: Path, statements: Path) -> dict[str, Any
         "stages": stages,
         "total": total,
         "records": priced.records,
+        "pricing": service.last_pricing,
         "held": priced.held_records,
         "held_by_reason": priced.held_by_reason,
         "invoice": invoice.invoice_id,
@@ -558,7 +570,8 @@ def main() -> int:
     )
     print(f"ratio total / baseline  {total / baseline['total']:.2f}")
     print(
-        f"\nrecords {cycle['records']:,}, held {cycle['held']:,} {cycle['held_by_reason']}\n"
+        f"\nrecords {cycle['records']:,} (priced {cycle['pricing']}), held {cycle['held']:,} "
+        f"{cycle['held_by_reason']}\n"
         f"invoice {cycle['invoice']}: {cycle['invoice_total']}; lines (tariff, minor, basis "
         f"rows) {cycle['lines']}\n"
         f"distributed {cycle['paid_minor']:,} minor: net {cycle['net_minor']:,}, fee "

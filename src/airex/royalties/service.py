@@ -58,7 +58,7 @@ from typing import IO, Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from airex.db import read_transaction, run_write
+from airex.db import DatabaseConfig, DatabaseConfigError, read_transaction, run_write
 from airex.errors import MessageError, MessageStatus
 from airex.formats.usage import FlatUsageReader, ReportHeader, UsageReader, UsageRow
 from airex.ledger import (
@@ -78,8 +78,9 @@ from airex.messages.common import Amount, MessageHeader, Party, Period
 from airex.messages.invoice import Invoice, InvoiceLine, InvoiceMessage
 from airex.messages.licence import LicenceMessage
 from airex.messages.terms import LicenceTerms
-from airex.registry import LicenceScope
+from airex.registry import LicenceScope, Registry
 from airex.royalties import _store
+from airex.royalties._parallel import DEFAULT_MIN_BYTES, ParallelPricing, RegistryChecker
 from airex.royalties._types import USE_TYPES, HeldRecord, PricedReport
 from airex.royalties._warnings import WARNING_LIMIT, acknowledgement, warnings_for
 from airex.royalties.errors import (
@@ -310,9 +311,19 @@ class InvoiceService:
         registry: CheckerSource,
         *,
         check_schema: bool = True,
+        parallel_min_bytes: int | None = DEFAULT_MIN_BYTES,
+        parallel_cuts: Sequence[int] | None = None,
     ) -> None:
         if check_schema:
             require_current(engine)
+        self.parallel_min_bytes = parallel_min_bytes
+        """A plain flat file of at least this many bytes is priced in parts, one process
+        each, when the machine has several cores (:mod:`airex.royalties._parallel`);
+        ``None``: always in one pass."""
+        self.parallel_cuts = parallel_cuts
+        """Byte offsets to cut the file at (each moved to the next line start; for tests)."""
+        self.last_pricing = ""
+        """How the last report was priced: ``"parallel: N parts"``, ``"serial: <why>"``."""
         self.engine = engine
         self.settings = settings
         self.registry = registry
@@ -361,6 +372,7 @@ class InvoiceService:
         try:
             # The checker is made in the call, so that pricing can let it (and the registry's
             # tables it loaded) go as soon as the records are read.
+            parallel = self._parallel(header, grant, terms) if in_force else None
             priced = price_report(
                 header,
                 reader,
@@ -368,7 +380,9 @@ class InvoiceService:
                 self._checker(header, grant, terms) if in_force else RefuseAll(),
                 on_held=spool.add,
                 context=context,
+                parallel=parallel,
             )
+            self.last_pricing = parallel.last if parallel is not None else "serial: not asked"
             existing = self._by_report(sender, header.report_id)
             if existing is not None:
                 return self._resent(existing, priced, header)
@@ -478,6 +492,25 @@ class InvoiceService:
         # Pricing asks once per (work, use type) and keeps the answer itself: the checker's
         # own cache would only hold millions of decisions (~150 bytes each) for nothing.
         return self.registry.checker(scope, period.start_date, period.end_date, cache=False)
+
+    def _parallel(
+        self, header: ReportHeader, grant: GrantPublic, terms: LicenceTerms
+    ) -> ParallelPricing | None:
+        """How to price in parts, when asked and possible: child processes build their own
+        checker from the registry's database URL (never an inherited engine), so the
+        registry must be a :class:`~airex.registry.Registry` on a database file or server."""
+        registry = self.registry
+        if self.parallel_min_bytes is None or not isinstance(registry, Registry):
+            return None
+        url = registry.engine.url.render_as_string(hide_password=False)
+        try:
+            DatabaseConfig(url=url).sqlalchemy_url()
+        except DatabaseConfigError:  # an in-memory database: another process cannot see it
+            return None
+        scope = LicenceScope.from_terms(header.licence_id, str(grant.status), terms)
+        period = header.reporting_period
+        checker = RegistryChecker(url, registry.settings, scope, period.start_date, period.end_date)
+        return ParallelPricing(checker, min_bytes=self.parallel_min_bytes, cuts=self.parallel_cuts)
 
     def _authorise(self, header: ReportHeader, grant: GrantPublic) -> None:
         message = header.message_header

@@ -228,6 +228,22 @@ class _Head:
 
 
 @dataclass
+class _Scan:
+    """Where the reading of a file (or of a byte range of it) stands."""
+
+    lineno: int = 0
+    records: int = 0
+    """UR01 lines, valid or not."""
+    head_seen: bool = False
+    foot: list[str] | None = None
+    foot_line: int = 0
+    after_foot: bool = False
+    broken: str | None = None
+    fallback: str | None = None
+    """A byte range that cannot stand for its part of a whole reading (say why)."""
+
+
+@dataclass
 class _Part:
     """One file of the report, as its HEAD describes it."""
 
@@ -286,6 +302,13 @@ class FlatUsageReader(UsageReader):
         self._bytes_done = 0
         self._ids: dict[str, tuple[WorkRef, ...]] = {}
         self._models: dict[str, str] = {}
+        self.range_scan: _Scan | None = None
+        """After :meth:`range_rows`: where the reading of the range stood at its end."""
+
+    @property
+    def started(self) -> bool:
+        """Whether the records are being, or were, read (they are read once)."""
+        return self._iterated
 
     def __iter__(self) -> Iterator[UsageRow]:
         if self._iterated:  # the files are read once, as a stream: a second pass yields nothing
@@ -618,6 +641,10 @@ class FlatUsageReader(UsageReader):
         finally:  # the records are read once: the caches of valid cells can go
             self._ids = {}
             self._models = {}
+        self._end_of_report()
+
+    def _end_of_report(self) -> None:
+        """The report-wide checks once every file is read (RecordCountMismatch)."""
         self._bytes_done = self.bytes_read = max(self.bytes_read, self.total_bytes)
         last = self._parts[-1] if self._parts else None
         if (
@@ -641,10 +668,67 @@ class FlatUsageReader(UsageReader):
             )
 
     def _file_rows(self, part: _Part) -> Iterator[UsageRow]:
+        scan = _Scan()
+        yield from self._scan(part, scan, 0, None)
+        self._end_of_file(part, scan)
+
+    # --- byte ranges: one file read by several processes ------------------------------------
+
+    def range_rows(self, start: int, stop: int | None) -> Iterator[UsageRow]:
+        """The records of bytes ``start`` to ``stop`` (``None``: the end) of a report of one
+        plain (not gzip) file, for reading the file in parts in several processes.
+
+        ``start`` and ``stop`` must be line starts (0, or just after a ``\\n``). A range that
+        starts after 0 is read as the continuation of a file whose HEAD was seen and whose
+        FOOT was not; its line numbers count from the range's start (line 1 is its first
+        line), so the caller adds the lines before it. The file's end checks (FOOT, counts)
+        are not made here: :meth:`finish_ranges` makes them on the whole once every range was
+        read. :attr:`range_scan` says where the reading stood at the range's end.
+        """
+        self._prepare()
+        if len(self._parts) != 1 or self._parts[0].path.endswith(".gz"):
+            raise ValueError("byte ranges are read only from a report of one plain file")
+        self._iterated = True
+        scan = self.range_scan = _Scan(head_seen=start > 0)
+        return self._range_rows(self._parts[0], scan, start, stop)
+
+    def _range_rows(
+        self, part: _Part, scan: _Scan, start: int, stop: int | None
+    ) -> Iterator[UsageRow]:
+        try:
+            yield from self._scan(part, scan, start, stop)
+        finally:
+            self._ids = {}
+            self._models = {}
+
+    def finish_ranges(self, scans: Sequence[_Scan], records: int) -> None:
+        """End a reading done in byte ranges by other readers (see :meth:`range_rows`):
+        ``scans`` are their :attr:`range_scan` in file order, ``records`` the records they
+        yielded. Makes the file's and the report's end checks as one reading of the whole file
+        would, with the same errors; this reader then counts as read."""
+        self._prepare()
+        part = self._parts[0]
+        whole = _Scan()
+        for scan in scans:
+            if scan.foot is not None:
+                whole.foot = scan.foot
+                whole.foot_line = whole.lineno + scan.foot_line
+            whole.lineno += scan.lineno
+            whole.records += scan.records
+            whole.head_seen = whole.head_seen or scan.head_seen
+            whole.broken = scan.broken
+        self._iterated = True
+        self.records = records
+        self._ids = {}
+        self._models = {}
+        self._end_of_file(part, whole)
+        self._end_of_report()
+
+    def _scan(self, part: _Part, scan: _Scan, start: int, stop: int | None) -> Iterator[UsageRow]:
+        """Read ``part`` from byte ``start`` to ``stop`` (``None``: its end), yielding its
+        valid records; where the reading stands is kept in ``scan``."""
         path = part.path
-        head = part.head
-        assert head is not None
-        is_last = head.file_number == head.number_of_files
+        ranged = start > 0 or stop is not None
         ids_get = self._ids.get
         use_get = _USE_TYPES.get
         unit_get = _UNITS.get
@@ -658,23 +742,34 @@ class FlatUsageReader(UsageReader):
         row_type = UsageRow
         fail = self._fail
 
-        lineno = 0
-        records = 0
-        head_seen = False
-        foot: list[str] | None = None
-        foot_line = 0
+        lineno = scan.lineno
+        records = scan.records
+        head_seen = scan.head_seen
+        foot: list[str] | None = scan.foot
+        foot_line = scan.foot_line
         after_foot = False
         broken: str | None = None
         done = self._bytes_done
         rest = b""
-        first = True
+        first = start == 0
+        position = start
         with open_binary(path) as stream:
             raw = getattr(stream, "fileobj", stream)
+            if start:
+                stream.seek(start)
             # read1: what a gzip stream yields before it is found cut short is not lost
             read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
             while True:
                 try:
-                    chunk = read(_CHUNK)
+                    if stop is None:
+                        chunk = read(_CHUNK)
+                    elif position >= stop:  # the range's end, a line start: no line is cut
+                        if rest:
+                            scan.fallback = "the range does not end at a line end"
+                        break
+                    else:
+                        chunk = read(min(_CHUNK, stop - position))
+                        position += len(chunk)
                 except EOFError:
                     broken = "the compressed stream is cut short (truncated gzip file)"
                     chunk = b""
@@ -688,6 +783,11 @@ class FlatUsageReader(UsageReader):
                     cut = buffer.rfind(b"\n") + 1
                     if cut == 0:
                         rest = buffer
+                        if ranged and len(rest) > _CHUNK:
+                            # Where a line this long is refused depends on where the reads
+                            # fall: the whole file is read at once instead.
+                            scan.fallback = f"a line after line {lineno} is over {_CHUNK} bytes"
+                            break
                         if len(rest) > _MAX_LINE:
                             lineno += 1
                             message = f"line {lineno} is longer than {_MAX_LINE} bytes"
@@ -820,7 +920,29 @@ class FlatUsageReader(UsageReader):
                         )
                 if final:
                     break
-        self._bytes_done = done + os.stat(path).st_size
+        scan.lineno = lineno
+        scan.records = records
+        scan.head_seen = head_seen
+        scan.foot = foot
+        scan.foot_line = foot_line
+        scan.after_foot = after_foot
+        scan.broken = broken
+
+    def _end_of_file(self, part: _Part, scan: _Scan) -> None:
+        """The file's end checks once it is read: a FOOT, its line and record counts."""
+        path = part.path
+        head = part.head
+        assert head is not None
+        is_last = head.file_number == head.number_of_files
+        fail = self._fail
+        lineno, records, foot, foot_line, broken = (
+            scan.lineno,
+            scan.records,
+            scan.foot,
+            scan.foot_line,
+            scan.broken,
+        )
+        self._bytes_done += os.stat(path).st_size
         self.bytes_read = self._bytes_done
         part.lines = lineno
         part.records = records
