@@ -23,6 +23,7 @@ def test_exports_are_pinned() -> None:
             "DatabaseError",
             "MigrationHistory",
             "SchemaNotCurrentError",
+            "UTCDateTime",
             "backend_of",
             "chunked",
             "create_engine",

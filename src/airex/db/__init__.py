@@ -26,6 +26,7 @@ from airex.db._errors import (
     SchemaNotCurrentError,
 )
 from airex.db._migrations import MigrationHistory
+from airex.db._types import UTCDateTime
 
 __all__ = [
     "DEFAULT_SQLITE_FILE",
@@ -36,6 +37,7 @@ __all__ = [
     "DatabaseError",
     "MigrationHistory",
     "SchemaNotCurrentError",
+    "UTCDateTime",
     "backend_of",
     "chunked",
     "create_engine",

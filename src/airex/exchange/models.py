@@ -43,8 +43,8 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 
+from airex.db import UTCDateTime
 from airex.errors import MessageError, MessageStatus
 
 __all__ = [
@@ -65,27 +65,6 @@ __all__ = [
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 PARTY = 64
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """An aware UTC datetime on both backends (SQLite returns naive ones otherwise)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Store in UTC."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Hand back aware UTC datetimes."""
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 INSTANT = UTCDateTime()

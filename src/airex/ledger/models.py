@@ -22,14 +22,15 @@ plain sum of its postings (positive = debit balance).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
+
+from airex.db import UTCDateTime
 
 __all__ = [
     "Account",
@@ -59,35 +60,6 @@ ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 PARTY_LENGTH = 64  # airex party ids and licence ids are at most 64 characters
 KEY_LENGTH = 255  # idempotency keys and source message ids (sender + MessageId fits)
-
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """A time zone aware instant, stored in UTC on every backend.
-
-    PostgreSQL keeps it as ``timestamptz``; SQLite has no such type, so the value is converted
-    to UTC and stored without an offset (all stored values share the zone, so text order is
-    time order). Naive datetimes are refused: an instant without a zone is ambiguous.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Refuse naive values; convert aware ones to UTC (naive UTC for SQLite)."""
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"datetime {value.isoformat()} has no time zone")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Hand back an aware UTC datetime."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 class AccountKind(StrEnum):

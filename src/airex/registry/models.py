@@ -34,13 +34,14 @@ Ids are assigned by the importer (the write lock is held), which keeps bulk load
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
+
+from airex.db import UTCDateTime
 
 __all__ = [
     "ContributorPublic",
@@ -69,32 +70,6 @@ ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 PARTY_LENGTH = 64
 KEY_LENGTH = 255
 ID_KEY_LENGTH = 600  # "Proprietary::" + namespace (64) + "::" + value (512)
-
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """A time zone aware instant, stored in UTC (``timestamptz`` on PostgreSQL; naive UTC text
-    on SQLite, where all values share the zone so that text order is time order). Naive
-    datetimes are refused."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Refuse naive values; convert aware ones to UTC (naive UTC for SQLite)."""
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"datetime {value.isoformat()} has no time zone")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Hand back an aware UTC datetime."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 class RegistrySource(SQLModel, table=True):

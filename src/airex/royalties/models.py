@@ -38,12 +38,14 @@ large values into inexact floats.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
+
+from airex.db import UTCDateTime
 
 __all__ = [
     "BigCount",
@@ -75,31 +77,6 @@ class ReportStatus:
     """Replaced by a correction (``superseded_by_id``); kept for the record."""
 
     ALL = (CURRENT, SUPERSEDED)
-
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """A time zone aware instant, stored in UTC (naive UTC on SQLite, ``timestamptz`` on
-    PostgreSQL); naive datetimes are refused."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Refuse naive values; convert aware ones to UTC (naive UTC for SQLite)."""
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"datetime {value.isoformat()} has no time zone")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Hand back an aware UTC datetime."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 class BigCount(sa.types.TypeDecorator[int]):
