@@ -42,8 +42,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
+from airex._gc import paused_gc
 from airex.db import read_transaction
-from airex.registry._sql import Sql, paused_gc
+from airex.registry._sql import Sql
 from airex.registry._territory import Area
 from airex.registry._types import Decision, LicenceScope, Reason, Regime
 from airex.registry.identifiers import identifier_key

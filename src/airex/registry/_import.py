@@ -38,11 +38,12 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection, Engine
 
+from airex._gc import paused_gc
 from airex.db import read_transaction, run_write
 from airex.messages._iso import country_codes
 from airex.messages.codes import ContainsAI, UseType, WorkType
 from airex.messages.identifiers import WORK_ID_TYPES, check_party_id, check_work_id
-from airex.registry._sql import Sql, paused_gc
+from airex.registry._sql import Sql
 from airex.registry._territory import WORLDWIDE, Area
 from airex.registry.errors import InvalidDeclarationError, SourceConflictError
 from airex.registry.identifiers import identifier_key

@@ -18,11 +18,9 @@ Driver errors are raised as SQLAlchemy's (``IntegrityError``, ``OperationalError
 
 from __future__ import annotations
 
-import gc
 import itertools
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -32,28 +30,11 @@ from sqlalchemy.engine import Connection
 
 from airex.db import backend_of
 
-__all__ = ["Sql", "paused_gc"]
+__all__ = ["Sql"]
 
 _IN_CHUNK = 900  # SQLite binds at most 32766 variables, older builds 999
 _FETCH = 20_000  # rows per round trip of a PostgreSQL server-side cursor
 _cursor_names = itertools.count(1)
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection inside (re-enabled after, if it was on).
-
-    Bulk loads create millions of small tuples that all live on; every so many allocations
-    the collector would walk them all (and everything else the process holds) for garbage
-    they cannot contain. Reference counting still frees everything as usual.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 class Sql:

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from airex._gc import paused_gc
 from airex.db import read_transaction
 from airex.registry._check import BulkFacts, SingleFacts, UsageChecker, WorkRefLike
 from airex.registry._import import (
@@ -37,7 +38,7 @@ from airex.registry._import import (
     run_import,
 )
 from airex.registry._read import SCAN_THRESHOLD, history, public_works, shares
-from airex.registry._sql import Sql, paused_gc
+from airex.registry._sql import Sql
 from airex.registry._territory import Area
 from airex.registry._types import Decision, LicenceScope, Reason
 from airex.registry.errors import InvalidDeclarationError

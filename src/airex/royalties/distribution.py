@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from airex._gc import paused_gc
 from airex.db import backend_of, read_transaction, run_write
 from airex.royalties import _distribution_store as store
 from airex.royalties._distribution_core import (
@@ -57,7 +58,6 @@ from airex.royalties._distribution_core import (
     distribute,
 )
 from airex.royalties._distribution_period import PeriodSpec
-from airex.royalties._gc import paused_gc
 from airex.royalties._split import percent_ratio
 from airex.royalties._types import Basis, PricedInvoice
 

@@ -46,6 +46,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from airex._gc import paused_gc
 from airex.db import read_transaction
 from airex.ledger.money import currency_exponent
 from airex.messages.statement import RoyaltyStatementMessage
@@ -64,7 +65,6 @@ from airex.royalties._distribution_xml import (
     units_xml,
     work_ids_xml,
 )
-from airex.royalties._gc import paused_gc
 from airex.royalties._types import USE_TYPES
 
 __all__ = [

@@ -15,7 +15,6 @@ each record costs a few random draws and one Decimal.
 
 from __future__ import annotations
 
-import gc
 import os
 import random
 import string
@@ -23,6 +22,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from airex._gc import paused_gc
 from airex.formats.usage._records import ReportHeader, UsageRow, UsageWriter, WorkRef
 from airex.messages.codes import PartyRole, RevenueType
 from airex.messages.common import MessageHeader, Party, Period
@@ -185,13 +185,8 @@ def generate_works(
 
 
 def _table(count: int, rng: random.Random, header: ReportHeader) -> list[tuple[WorkRef, ...]]:
-    collecting = gc.isenabled()
-    gc.disable()  # the table is a million small tuples that all live on: nothing to collect
-    try:
+    with paused_gc():  # the table is a million small tuples that all live on
         return _works_table(count, rng, header)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def generate_rows(
