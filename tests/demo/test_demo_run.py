@@ -112,6 +112,99 @@ def test_every_party_received_what_the_cycle_sends(
         engine.dispose()
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIREX_")}
+    return subprocess.run(
+        [sys.executable, "-m", "airex", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def _held(folder: Path) -> list[tuple[str, str]]:
+    """(file:line, reason) of every record `airex royalties held` lists for the demo's report."""
+    run = _cli("royalties", "held", REPORT_ID, "--database", f"sqlite:///{folder / 'airex.db'}")
+    assert run.returncode == 0, run.stderr
+    return [(line.split()[0], line.split()[1]) for line in run.stdout.splitlines() if line]
+
+
+REPORT_ID = "LOOM-UR-2026-Q1-2026"
+
+
+def test_held_records_are_reported_with_their_reasons(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """The run says how many records were held back, their share and reasons (the numbers
+    `airex royalties held` lists), and points to `airex royalties held` and `airex show`."""
+    folder, run = demo
+    output = run.stdout + run.stderr
+    held = _held(folder)
+    assert held
+    assert f"{len(held):,} of {RECORDS:,} usage records ({len(held) / RECORDS:.1%})" in output
+    for reason in {r for _, r in held}:
+        count = sum(1 for _, r in held if r == reason)
+        assert any(reason in line and f"{count:,}" in line for line in output.splitlines())
+    assert f"airex royalties held {REPORT_ID}" in output
+    shown = [
+        line.split("airex show ", 1)[1] for line in output.splitlines() if "airex show " in line
+    ]
+    assert shown
+    assert Path(shown[0].strip()).is_file()
+
+
+def test_the_registry_check_agrees_with_pricing(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """One clock: `airex registry check` on the demo's own report finds its licence in force
+    for the quarter, and refuses exactly the records pricing held back, for the same reasons."""
+    folder, _ = demo
+    report = (
+        folder
+        / "exchange"
+        / "parties"
+        / "PADPIDA2026AURORA"
+        / "inbox"
+        / "PADPIDA2026LOOMAI_LOOM-MSG-UR-2026.xml"
+    )
+    run = _cli("registry", "check", "--database", f"sqlite:///{folder / 'airex.db'}", str(report))
+    assert run.returncode in (0, 1), run.stderr  # 1: some records are not permitted
+    refused = {
+        int(fields[1]): fields[4]
+        for line in run.stdout.splitlines()[1:]
+        if (fields := line.split("\t"))[5] == "no"
+    }
+    held = {int(place.rsplit(":", 1)[1]): reason for place, reason in _held(folder)}
+    assert refused == held
+    assert "LicenceNotInForce" not in run.stdout
+
+
+def test_the_folder_has_a_guide_naming_real_files(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """README.txt names each party's statement, the invoice and the acknowledgements by
+    their real paths, every one of which exists, and the commands to look at them."""
+    folder, _ = demo
+    guide = (folder / "README.txt").read_text(encoding="utf-8")
+    named = [
+        folder / token
+        for line in guide.splitlines()
+        for token in line.split()
+        if token.startswith("exchange/parties/") and token.endswith(".xml")
+    ]
+    assert len(named) >= 10
+    assert all(path.is_file() for path in named), [p for p in named if not p.is_file()]
+    for what in ("royalty statement", "the invoice", "acknowledgement", "the licence"):
+        assert what in guide
+    for holder in Cast.default().rightsholders:
+        assert f"{holder.party_id}'s royalty statement" in guide
+    assert f"airex ledger balances --database sqlite:///{folder / 'airex.db'}" in guide
+    assert f"airex royalties held {REPORT_ID}" in guide
+    assert "airex show " in guide
+
+
 def test_a_folder_in_use_is_refused(tmp_path: Path) -> None:
     """The demo never writes into a folder that holds something."""
     (tmp_path / "keep.txt").write_text("mine")

@@ -27,21 +27,32 @@ def demo(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic catalogue and usage.")] = 2026,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (Celery concurrency).")] = 2,
-    database_url: Annotated[
+    database: Annotated[
         str | None,
         typer.Option(
-            "--database-url",
+            "--database",
+            metavar="URL",
             help="Run on this database instead of a SQLite file in the folder (a new, empty "
             "database, e.g. postgresql://postgres@127.0.0.1:5432/airex_demo).",
+            show_default=False,
         ),
     ] = None,
-    broker_url: Annotated[
+    broker: Annotated[
         str | None,
         typer.Option(
-            "--broker-url",
+            "--broker",
+            metavar="URL",
             help="Run on this broker instead of the embedded one (e.g. "
-            "amqp://guest:guest@127.0.0.1:5672//).",
+            "amqp://guest:guest@127.0.0.1:5672//); the run uses queue names of its own and "
+            "removes them at the end.",
+            show_default=False,
         ),
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", metavar="URL", hidden=True)
+    ] = None,
+    broker_url: Annotated[
+        str | None, typer.Option("--broker-url", metavar="URL", hidden=True)
     ] = None,
 ) -> None:
     """Run a whole cycle between a CMO, two rightsholders and an AI developer.
@@ -49,16 +60,22 @@ def demo(
     Real messages and batches go through a real exchange (`airex worker` and `airex serve`
     started as separate processes, a SQLite database, the embedded broker): declarations,
     offer, request, licence, a usage report, invoice, payment, distribution, royalty
-    statements, payouts and every acknowledgement. Prints what happened, the ledger's balances
-    and the statements' totals, and checks the ledger. Exit status 0 when every step
-    completed and the ledger check passed, 1 otherwise.
+    statements, payouts and every acknowledgement, all on the scenario's clock (December
+    2025 to May 2026). Prints what happened, the ledger's balances, the statements' totals
+    and the records held back, checks the ledger, and leaves a README.txt in the folder
+    saying which file is which.
+
+    Exit status: 0 every step completed and the ledger check passed; 1 a step failed, the
+    broker cannot be reached, or the ledger check failed; 2 a usage or configuration error
+    (e.g. a database that cannot be used); 130 interrupted (Ctrl-C: it says which step was
+    done and where the partial folder is).
     """
     from rich.console import Console
     from rich.table import Table
 
-    from airex.demo import DemoError, run_demo
+    from airex.demo import DemoConfigError, DemoError, DemoInterrupted, run_demo
 
-    folder = out or Path.cwd() / f"airex-demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    folder = (out or Path.cwd() / f"airex-demo-{datetime.now(UTC):%Y%m%d-%H%M%S}").resolve()
     console = Console(highlight=False)
     console.print(f"airex demo: {records:,} usage records, everything in [bold]{folder}[/]\n")
     try:
@@ -67,9 +84,15 @@ def demo(
             records=records,
             seed=seed,
             workers=workers,
-            database_url=database_url,
-            broker_url=broker_url,
+            database_url=database or database_url,
+            broker_url=broker or broker_url,
         )
+    except DemoInterrupted as exc:
+        typer.echo(f"airex: demo {exc}", err=True)
+        raise typer.Exit(130) from None
+    except DemoConfigError as exc:
+        typer.echo(f"airex: demo: {exc}", err=True)
+        raise typer.Exit(2) from None
     except DemoError as exc:
         typer.echo(f"airex: demo failed: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -97,14 +120,17 @@ def demo(
         statements.add_row(party, statement_id, f"{gross:,}", f"{fee:,}", f"{net:,}")
     console.print(statements)
     console.print(result.ledger_report)
-    from sqlalchemy import make_url
+    from airex.demo import GUIDE_NAME, held_summary
+    from airex.demo._guide import commands
 
-    database = make_url(database_url or f"sqlite:///{folder / 'airex.db'}").render_as_string(
-        hide_password=True
-    )
+    console.print()
+    for line in held_summary(result):
+        console.print(line, soft_wrap=True)
     console.print(
-        f"\nEverything is in {folder}: exchange/parties/<PartyId>/inbox holds what each party "
-        f"received; the ledger, registry and royalties are in {database} "
-        f"(AIREX_DATABASE_URL={database} airex ledger balances)."
+        f"\nEverything is in {folder} ({GUIDE_NAME} there says which file is which). "
+        "To look further:",
+        soft_wrap=True,
     )
+    for line in commands(result, relative=False):
+        console.print(f"  {line}", soft_wrap=True)
     raise typer.Exit(0 if result.ledger_ok else 1)

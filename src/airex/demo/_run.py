@@ -5,243 +5,80 @@ folder and reads what arrives in its inbox; ``airex worker`` and ``airex serve``
 separate processes, on a SQLite database and the embedded broker inside the demo's folder.
 The runner waits for each answer before the next step, shows progress, and at the end stops
 the processes, prints the ledger's balances and the statements' totals, and runs the ledger
-check. The folder is kept: every message, batch and acknowledgement is in it.
+check. The folder is kept: every message, batch and acknowledgement is in it, with a
+``README.txt`` that says which file is which.
+
+The exchange runs on the scenario's clock (:data:`~airex.demo.TIMELINE`, through
+``AIREX_CLOCK_FILE``): before each step the runner sets it to the step's instant.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
-from airex.demo._scenario import Scenario
-from airex.errors import AirexError
+from airex.demo._fleet import Console, DemoError, Fleet, Party, demo_env, interrupt, wait_for
+from airex.demo._fleet import require_accepted as _require_accepted
+from airex.demo._preflight import (
+    check_broker,
+    check_database,
+    remove_broker_entities,
+    run_prefix,
+)
+from airex.demo._scenario import TIMELINE, Scenario
 
-__all__ = ["DemoError", "DemoResult", "run_demo"]
-
-T = TypeVar("T")
-
-STEP_TIMEOUT = 600.0
-"""Seconds to wait for one step's answers before giving up (the 100 000-record report takes
-well under a minute on a laptop)."""
-
-_POLL = 0.2
-
-
-class DemoError(AirexError, RuntimeError):
-    """The demo could not complete a step (the message says which, and where to look)."""
+__all__ = ["DemoError", "DemoInterrupted", "DemoResult", "run_demo"]
 
 
 @dataclass
 class DemoResult:
-    """What the demo did: its folder, the steps' timings, the money and the checks."""
+    """What the demo did: its folder, the steps' timings, the money, the files and the checks."""
 
     folder: Path
+    records: int = 0
+    database: str = ""
     steps: list[tuple[str, float, str]] = field(default_factory=list)
     balances: list[tuple[str, str, Decimal]] = field(default_factory=list)
     statements: list[tuple[str, str, Decimal, Decimal, Decimal]] = field(default_factory=list)
     invoice_total: Decimal | None = None
     held_warnings: int = 0
+    """Warnings in the usage report's acknowledgement (at most one per held record, listed
+    up to a limit; :attr:`held` is the count)."""
+    held: int = 0
+    held_by_reason: dict[str, int] = field(default_factory=dict)
+    report_id: str = ""
+    report_sender: str = ""
+    files: list[tuple[str, Path]] = field(default_factory=list)
+    """(what it is, where it is) for every message the guide names, in the order sent."""
     ledger_ok: bool = False
     ledger_report: str = ""
 
+    @property
+    def last_step(self) -> str | None:
+        """The last step that completed (None: not even the set-up)."""
+        return self.steps[-1][0] if self.steps else None
 
-class _Console:
-    """Rich output when available on a terminal, plain lines otherwise."""
 
-    def __init__(self, stream: IO[str]) -> None:
-        from rich.console import Console
+class DemoInterrupted(DemoError):
+    """Ctrl-C (or SIGTERM) stopped the demo; :attr:`result` says what was done."""
 
-        self.console = Console(file=stream, highlight=False)
-
-    def line(self, text: str) -> None:
-        self.console.print(text)
-
-    @contextmanager
-    def step(self, title: str) -> Iterator[Callable[[str], None]]:
-        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(bar_width=None),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=True,
-            disable=not self.console.is_terminal,
+    def __init__(self, result: DemoResult) -> None:
+        done = result.last_step
+        super().__init__(
+            f"interrupted {'after the step ' + repr(done) if done else 'before any step'}"
+            f" completed; the exchange's processes are stopped; the partial run is in "
+            f"{result.folder}"
         )
-        task = progress.add_task(title, total=None)
-
-        def note(text: str) -> None:
-            progress.update(task, description=f"{title}: {text}")
-
-        with progress:
-            yield note
-
-
-def _env(
-    folder: Path,
-    cmo: str,
-    database_url: str | None = None,
-    broker_url: str | None = None,
-    queue_prefix: str | None = None,
-) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in list(env):
-        if name.startswith("AIREX_"):
-            del env[name]  # the demo never touches a configured production exchange
-    if broker_url is not None:
-        env["AIREX_BROKER_URL"] = broker_url
-    if queue_prefix is not None:
-        env["AIREX_QUEUE_PREFIX"] = queue_prefix
-    env.update(
-        {
-            "AIREX_DATABASE_URL": database_url or f"sqlite:///{folder / 'airex.db'}",
-            "AIREX_HOME": str(folder / "exchange"),
-            "AIREX_CMO_PARTY_ID": cmo,
-            "AIREX_PREFERENCE_REGIME": "opt-in",
-            "AIREX_ADMIN_FEE_PERCENT": "15",
-            "AIREX_REDELIVER_AFTER": "30",
-        }
-    )
-    return env
-
-
-class _Fleet:
-    """The exchange's processes: workers and the watcher/relay, logging into the folder."""
-
-    def __init__(self, folder: Path, env: dict[str, str], workers: int) -> None:
-        self.folder = folder
-        self.env = env
-        self.workers = workers
-        self.processes: list[tuple[str, subprocess.Popen[bytes], IO[bytes]]] = []
-
-    def start(self) -> None:
-        logs = self.folder / "logs"
-        logs.mkdir(exist_ok=True)
-        commands = [
-            ("worker", ["worker", "--concurrency", str(self.workers), "--loglevel", "INFO"]),
-            ("serve", ["serve"]),
-        ]
-        for name, args in commands:
-            log = (logs / f"{name}.log").open("ab")
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "airex", *args],
-                env=self.env,
-                cwd=self.folder,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            self.processes.append((name, process, log))
-
-    def check_alive(self) -> None:
-        for name, process, _ in self.processes:
-            if process.poll() is not None:
-                raise DemoError(
-                    f"`airex {name}` stopped with status {process.returncode}; "
-                    f"see {self.folder / 'logs' / (name + '.log')}"
-                )
-
-    def stop(self) -> None:
-        for _, process, _ in self.processes:
-            if process.poll() is None:
-                process.terminate()  # the main process only: Celery stops its pool itself
-        deadline = time.monotonic() + 30
-        for _, process, log in self.processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            log.close()
-        self.processes.clear()
-
-
-class _Party:
-    """A party's view of the exchange: its drop folder and its inbox."""
-
-    def __init__(self, home: Path, party_id: str, staging: Path) -> None:
-        self.party_id = party_id
-        self.drop = home / "parties" / party_id / "drop"
-        self.inbox = home / "parties" / party_id / "inbox"
-        self.staging = staging / party_id
-        self.staging.mkdir(parents=True, exist_ok=True)
-
-    def send(self, name: str, data: bytes) -> Path:
-        """Leave ``data`` in the drop folder, complete or not at all (write, then rename)."""
-        staged = self.staging / name
-        staged.write_bytes(data)
-        target = self.drop / name
-        os.replace(staged, target)
-        return target
-
-    def received(self, root: str) -> list[Path]:
-        """Inbox files whose root element is ``root``, oldest first."""
-        found = []
-        marker = f"<{root}".encode()
-        for path in sorted(self.inbox.glob("*.xml"), key=lambda p: (p.stat().st_mtime, p.name)):
-            with path.open("rb") as handle:
-                if marker in handle.read(512):
-                    found.append(path)
-        return found
-
-    def acks_for(self, prefix: str) -> list[Path]:
-        return sorted(self.inbox.glob(f"ACK_{prefix}*.xml"))
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")  # so that the exchange's processes are stopped
-
-
-def _wait(
-    what: str, found: Callable[[], T | None], fleet: _Fleet, note: Callable[[str], None]
-) -> T:
-    deadline = time.monotonic() + STEP_TIMEOUT
-    started = time.monotonic()
-    while True:
-        result = found()
-        if result is not None:
-            return result
-        fleet.check_alive()
-        if time.monotonic() > deadline:
-            raise DemoError(
-                f"no answer after {STEP_TIMEOUT:g} s waiting for {what}; see "
-                f"{fleet.folder / 'logs'} and `airex exchange status`"
-            )
-        note(f"waiting for {what} ({time.monotonic() - started:.0f} s)")
-        time.sleep(_POLL)
-
-
-def _ack_statuses(path: Path) -> list[Any]:
-    import airex
-    from airex.messages.acknowledgement import AcknowledgementMessage
-
-    message = airex.parse(path.read_bytes())
-    assert isinstance(message, AcknowledgementMessage)
-    return list(message.acknowledgements)
-
-
-def _require_accepted(path: Path, what: str) -> list[Any]:
-    acks = _ack_statuses(path)
-    bad = [a for a in acks if a.message_status != "MessageAccepted"]
-    if bad:
-        details = "; ".join(
-            f"{a.acknowledged_file_name or a.acknowledged_message_id}: {a.message_status} "
-            + ", ".join(f"{e.error_code} {e.error_text}" for e in a.errors[:3])
-            for a in bad[:5]
-        )
-        raise DemoError(f"{what} was not accepted ({path}): {details}")
-    return acks
+        self.result = result
 
 
 def run_demo(
@@ -258,29 +95,60 @@ def run_demo(
     """Play a complete cycle in ``folder`` (created; must be empty or absent).
 
     By default on the embedded default: a SQLite file in ``folder`` and the server-less
-    broker. ``database_url`` (an empty database: the demo refuses one that holds tables) and
-    ``broker_url`` (e.g. RabbitMQ; ``queue_prefix`` keeps its queues apart) run the same cycle
-    on servers."""
-    import sqlalchemy as sa
+    broker. ``database_url`` (an empty database) and ``broker_url`` (e.g. RabbitMQ) run the
+    same cycle on servers; both are checked before ``folder`` is created
+    (:class:`~airex.demo.DemoConfigError` for a database that cannot be used, or a broker
+    URL that cannot be; :class:`DemoError` for a broker that cannot be reached). Every run
+    has its own queue names (``queue_prefix``, default a fresh one) and removes them from
+    the broker at the end. Ctrl-C raises :class:`DemoInterrupted` once the processes are
+    stopped."""
+    from airex.exchange.settings import ExchangeSettings
 
-    import airex
-    from airex.batch import pack
-    from airex.cli._ledger import schema_histories
-    from airex.db import DatabaseConfig, create_engine
-    from airex.exchange import ExchangeSettings, PartyDirectory
-    from airex.formats.usage import XmlUsageWriter
-    from airex.messages.invoice import InvoiceMessage
-    from airex.messages.licence import LicenceMessage
-
-    out = _Console(stream or sys.stderr)
+    out = Console(stream or sys.stderr)
     folder = folder.resolve()
     if folder.exists() and any(folder.iterdir()):
         raise DemoError(f"{folder} is not empty; give the demo a new folder (--out)")
-    folder.mkdir(parents=True, exist_ok=True)
     scenario = Scenario(records, seed=seed)
+    if broker_url is not None and not broker_url.startswith("filesystem://"):
+        check_broker(broker_url)
+    result = DemoResult(folder=folder, records=records)
+    if database_url is not None:
+        result.database = check_database(database_url)
+    prefix = queue_prefix if queue_prefix is not None else run_prefix()
     cast = scenario.cast
-    env = _env(folder, cast.cmo.party_id, database_url, broker_url, queue_prefix)
-    result = DemoResult(folder=folder)
+    clock_file = folder / "exchange" / "clock.txt"
+    env = demo_env(folder, cast.cmo.party_id, database_url, broker_url, prefix, clock_file)
+    settings = ExchangeSettings.from_env(env)
+    folder.mkdir(parents=True, exist_ok=True)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, interrupt) if main else None
+    try:
+        _play(scenario, result, settings, env, workers, out)
+    except KeyboardInterrupt:
+        raise DemoInterrupted(result) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        remove_broker_entities(settings, [p.party_id for p in cast.parties])
+    return result
+
+
+def _play(
+    scenario: Scenario,
+    result: DemoResult,
+    settings: Any,
+    env: dict[str, str],
+    workers: int,
+    out: Console,
+) -> None:
+    import airex
+    from airex.cli._ledger import schema_histories
+    from airex.db import DatabaseConfig, create_engine
+    from airex.exchange import PartyDirectory
+    from airex.exchange.settings import write_clock
+
+    folder = result.folder
+    cast = scenario.cast
     clock = time.monotonic()
 
     def done(step: str, detail: str) -> None:
@@ -290,151 +158,267 @@ def run_demo(
         out.line(f"[green]✓[/] {step} [dim]({now - clock:.1f} s)[/] — {detail}")
         clock = now
 
-    settings = ExchangeSettings.from_env(env)
-    engine = create_engine(DatabaseConfig(url=env["AIREX_DATABASE_URL"]))
-    tables = sa.inspect(engine).get_table_names()
-    if tables:
-        engine.dispose()
-        raise DemoError(
-            f"the database {engine.url.render_as_string(hide_password=True)} already holds "
-            f"{len(tables)} tables ({', '.join(sorted(tables)[:3])}, …); the demo needs a new, "
-            "empty database"
-        )
-    for history in schema_histories():
-        history.upgrade(engine)
-    directory = PartyDirectory(engine, settings.parties_dir)
-    for party in cast.parties:
-        assert party.party_name is not None
-        assert party.party_role is not None
-        directory.add(party.party_id, party.party_name, party.party_role)
-    staging = folder / "staging"
-    home = settings.home
-    cmo, developer = (_Party(home, p.party_id, staging) for p in (cast.cmo, cast.developer))
-    holders = [_Party(home, p.party_id, staging) for p in cast.rightsholders]
-    done("set up", f"{folder}: database, four parties, their drop folders and inboxes")
+    def at(step: str) -> None:
+        write_clock(clock_file, TIMELINE[step])
 
-    fleet = _Fleet(folder, env, workers)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    fleet.start()
+    clock_file = Path(env["AIREX_CLOCK_FILE"])
+    clock_file.parent.mkdir(parents=True, exist_ok=True)
+    at("declarations")
+    config = DatabaseConfig(url=env["AIREX_DATABASE_URL"])
+    result.database = result.database or config.display_url()
+    engine = create_engine(config)
     try:
-        with out.step("declarations") as note:
-            batches = []
-            works = 0
-            for party, holder in zip(cast.rightsholders, holders, strict=True):
-                messages = [airex.serialise(m) for m in scenario.declarations(party)]
-                works += sum(m.count(b"<Work>") for m in messages)
-                note(f"{party.party_name} packs {len(messages)} declarations")
-                packed = pack(messages, staging / holder.party_id / "batches")
-                target = holder.drop / packed.path.name
-                os.replace(packed.path, target)
-                batches.append((holder, packed.batch_id))
-            for holder, batch_id in batches:
-                ack = _wait(
-                    f"ACK_{batch_id}.xml",
-                    lambda h=holder, b=batch_id: next(iter(h.acks_for(b)), None),  # type: ignore[misc]
-                    fleet,
-                    note,
-                )
-                _require_accepted(ack, f"batch {batch_id}")
-        done("declarations", f"2 batches, {works:,} works declared, acknowledged")
+        for history in schema_histories():
+            history.upgrade(engine)
+        directory = PartyDirectory(engine, settings.parties_dir)
+        for party in cast.parties:
+            assert party.party_name is not None
+            assert party.party_role is not None
+            directory.add(party.party_id, party.party_name, party.party_role)
+        staging = folder / "staging"
+        home = settings.home
+        cmo, developer = (Party(home, p.party_id, staging) for p in (cast.cmo, cast.developer))
+        holders = [Party(home, p.party_id, staging) for p in cast.rightsholders]
+        done("set up", f"{folder}: database, four parties, their drop folders and inboxes")
 
-        with out.step("licence") as note:
-            offer = scenario.offer()
-            cmo.send(f"{offer.message_id}.xml", airex.serialise(offer))
-            _wait(
-                "the offer in the developer's inbox",
-                lambda: next(iter(developer.received("LicenceOfferMessage")), None),
-                fleet,
-                note,
-            )
-            request = scenario.request()
-            developer.send(f"{request.message_id}.xml", airex.serialise(request))
-            ack = _wait(
-                "the request's acknowledgement",
-                lambda: next(iter(developer.acks_for(request.message_id)), None),
-                fleet,
-                note,
-            )
-            _require_accepted(ack, "the licence request")
-            licence_file = _wait(
-                "the licence",
-                lambda: next(iter(developer.received("LicenceMessage")), None),
-                fleet,
-                note,
-            )
-            licence = airex.parse(licence_file.read_bytes())
-            assert isinstance(licence, LicenceMessage)
-            licence_id = licence.licence.licence_id
-        done("licence", f"offer {scenario.offer_id} → request → licence {licence_id} granted")
-
-        with out.step("usage report") as note:
-            header = scenario.usage_header(licence_id)
-            report_name = f"{header.message_header.message_id}.xml"
-            staged = staging / developer.party_id / report_name
-            note(f"writing {records:,} records")
-            with XmlUsageWriter(str(staged), header, number_of_records=records) as writer:
-                writer.write_all(scenario.usage_rows(licence_id))
-            os.replace(staged, developer.drop / report_name)
-            ack = _wait(
-                "the report's acknowledgement",
-                lambda: next(iter(developer.acks_for(header.message_header.message_id)), None),
-                fleet,
-                note,
-            )
-            acks = _require_accepted(ack, "the usage report")
-            result.held_warnings = sum(len(a.errors) for a in acks)
-            invoice_file = _wait(
-                "the invoice",
-                lambda: next(iter(developer.received("InvoiceMessage")), None),
-                fleet,
-                note,
-            )
-            invoice = airex.parse(invoice_file.read_bytes())
-            assert isinstance(invoice, InvoiceMessage)
+        fleet = Fleet(folder, env, workers)
+        fleet.start()
+        try:
+            _declarations(scenario, result, holders, fleet, out, done)
+            at("offer")
+            licence_id = _licence(scenario, result, cmo, developer, fleet, out, done, at)
+            at("usage report")
+            invoice = _usage(scenario, result, developer, cmo, licence_id, engine, fleet, out)
             total = invoice.invoice.total_amount
-            result.invoice_total = total.value
-        done(
-            "usage report",
-            f"{records:,} records → invoice {invoice.invoice.invoice_id}: "
-            f"{total.currency} {total.value:,} ({len(invoice.invoice.invoice_lines)} lines); "
-            f"{result.held_warnings} warnings for usage outside the licence",
-        )
-
-        with out.step("payment and royalties") as note:
-            payment = scenario.payment(invoice, paid_on=date(2026, 5, 15))
-            developer.send(f"{payment.message_id}.xml", airex.serialise(payment))
-            ack = _wait(
-                "the payment's acknowledgement",
-                lambda: next(iter(developer.acks_for(payment.message_id)), None),
-                fleet,
-                note,
+            done(
+                "usage report",
+                f"{scenario.records:,} records → invoice {invoice.invoice.invoice_id}: "
+                f"{total.currency} {total.value:,} ({len(invoice.invoice.invoice_lines)} "
+                f"lines); {result.held:,} records held back, not priced",
             )
-            _require_accepted(ack, "the payment")
-            for holder in holders:
-                _wait(
-                    f"{holder.party_id}'s statement and payout",
-                    lambda h=holder: (  # type: ignore[misc]
-                        True
-                        if h.received("RoyaltyStatementMessage")
-                        and h.received("PaymentNotificationMessage")
-                        else None
-                    ),
+            at("payment")
+            with out.step("payment and royalties") as note:
+                payment = scenario.payment(invoice)
+                sent = developer.send(f"{payment.message_id}.xml", airex.serialise(payment))
+                result.files.append(("the developer's payment", cmo.inbox / _named(sent, cast)))
+                ack = wait_for(
+                    "the payment's acknowledgement",
+                    lambda: next(iter(developer.acks_for(payment.message_id)), None),
                     fleet,
                     note,
                 )
-        done("payment and royalties", "paid, distributed, statements and payouts delivered")
-    finally:
-        fleet.stop()
-        signal.signal(signal.SIGTERM, previous)
-
-    try:
+                _require_accepted(ack, "the payment")
+                result.files.append(("the payment's acknowledgement", ack))
+                expected = _answers(engine, cast.developer.party_id, payment.message_id)
+                wait_for(
+                    "the statements and payouts",
+                    lambda: True if _delivered(holders) >= expected else None,
+                    fleet,
+                    note,
+                )
+                for holder in holders:
+                    for root, what in (
+                        ("RoyaltyStatementMessage", "royalty statement"),
+                        ("PaymentNotificationMessage", "payout"),
+                    ):
+                        for path in holder.received(root):
+                            result.files.append((f"{holder.party_id}'s {what}", path))
+            done("payment and royalties", "paid, distributed, statements and payouts delivered")
+        finally:
+            fleet.stop()
         _summarise(result, engine, holders)
     finally:
         engine.dispose()
-    return result
+    from airex.demo._guide import write_guide
+
+    write_guide(result)
 
 
-def _summarise(result: DemoResult, engine: Any, holders: list[_Party]) -> None:
+def _named(sent: Path, cast: Any) -> str:
+    """The name a message left in the developer's drop folder has in the CMO's inbox."""
+    return f"{cast.developer.party_id}_{sent.stem}.xml"
+
+
+def _declarations(
+    scenario: Scenario,
+    result: DemoResult,
+    holders: list[Party],
+    fleet: Fleet,
+    out: Console,
+    done: Callable[[str, str], None],
+) -> None:
+    import airex
+    from airex.batch import pack
+
+    with out.step("declarations") as note:
+        batches = []
+        works = 0
+        stamp = TIMELINE["declarations"].strftime("%Y%m%d%H%M%S")
+        for number, (party, holder) in enumerate(
+            zip(scenario.cast.rightsholders, holders, strict=True)
+        ):
+            messages = [airex.serialise(m) for m in scenario.declarations(party)]
+            if not messages:
+                continue  # a rightsholder with no works in a tiny catalogue declares nothing
+            works += sum(m.count(b"<Work>") for m in messages)
+            note(f"{party.party_name} packs {len(messages)} declarations")
+            packed = pack(
+                messages,
+                holder.staging / "batches",
+                batch_id=f"{stamp}{number:03d}",
+            )
+            target = holder.drop / packed.path.name
+            os.replace(packed.path, target)
+            batches.append((holder, packed.batch_id))
+        for holder, batch_id in batches:
+            ack = wait_for(
+                f"ACK_{batch_id}.xml",
+                lambda h=holder, b=batch_id: next(iter(h.acks_for(b)), None),  # type: ignore[misc]
+                fleet,
+                note,
+            )
+            _require_accepted(ack, f"batch {batch_id}")
+            result.files.append((f"{holder.party_id}'s declarations' acknowledgement", ack))
+    done("declarations", f"{len(batches)} batches, {works:,} works declared, acknowledged")
+
+
+def _licence(
+    scenario: Scenario,
+    result: DemoResult,
+    cmo: Party,
+    developer: Party,
+    fleet: Fleet,
+    out: Console,
+    done: Callable[[str, str], None],
+    at: Callable[[str], None],
+) -> str:
+    import airex
+    from airex.messages.licence import LicenceMessage
+
+    with out.step("licence") as note:
+        offer = scenario.offer()
+        cmo.send(f"{offer.message_id}.xml", airex.serialise(offer))
+        offered = wait_for(
+            "the offer in the developer's inbox",
+            lambda: next(iter(developer.received("LicenceOfferMessage")), None),
+            fleet,
+            note,
+        )
+        result.files.append(("the CMO's licence offer", offered))
+        at("request")
+        request = scenario.request()
+        sent = developer.send(f"{request.message_id}.xml", airex.serialise(request))
+        result.files.append(
+            ("the developer's licence request", cmo.inbox / _named(sent, scenario.cast))
+        )
+        ack = wait_for(
+            "the request's acknowledgement",
+            lambda: next(iter(developer.acks_for(request.message_id)), None),
+            fleet,
+            note,
+        )
+        _require_accepted(ack, "the licence request")
+        licence_file = wait_for(
+            "the licence",
+            lambda: next(iter(developer.received("LicenceMessage")), None),
+            fleet,
+            note,
+        )
+        result.files.append(("the licence", licence_file))
+        licence = airex.parse(licence_file.read_bytes())
+        assert isinstance(licence, LicenceMessage)
+        licence_id = licence.licence.licence_id
+    done("licence", f"offer {scenario.offer_id} → request → licence {licence_id} granted")
+    return licence_id
+
+
+def _usage(
+    scenario: Scenario,
+    result: DemoResult,
+    developer: Party,
+    cmo: Party,
+    licence_id: str,
+    engine: Any,
+    fleet: Fleet,
+    out: Console,
+) -> Any:
+    import airex
+    from airex.formats.usage import XmlUsageWriter
+    from airex.messages.invoice import InvoiceMessage
+    from airex.royalties import held_records
+
+    with out.step("usage report") as note:
+        header = scenario.usage_header(licence_id)
+        message_id = header.message_header.message_id
+        report_name = f"{message_id}.xml"
+        staged = developer.staging / report_name
+        note(f"writing {scenario.records:,} records")
+        with XmlUsageWriter(str(staged), header, number_of_records=scenario.records) as writer:
+            writer.write_all(scenario.usage_rows(licence_id))
+        os.replace(staged, developer.drop / report_name)
+        result.files.append(
+            ("the developer's usage report", cmo.inbox / _named(staged, scenario.cast))
+        )
+        ack = wait_for(
+            "the report's acknowledgement",
+            lambda: next(iter(developer.acks_for(message_id)), None),
+            fleet,
+            note,
+        )
+        acks = _require_accepted(ack, "the usage report")
+        result.files.append(("the usage report's acknowledgement", ack))
+        result.held_warnings = sum(len(a.errors) for a in acks)
+        invoice_file = wait_for(
+            "the invoice",
+            lambda: next(iter(developer.received("InvoiceMessage")), None),
+            fleet,
+            note,
+        )
+        result.files.append(("the invoice", invoice_file))
+        invoice = airex.parse(invoice_file.read_bytes())
+        assert isinstance(invoice, InvoiceMessage)
+        result.invoice_total = invoice.invoice.total_amount.value
+        result.report_id = header.report_id
+        result.report_sender = scenario.cast.developer.party_id
+        note("counting the held records")
+        reasons = Counter(
+            record.reason
+            for record in held_records(engine, header.report_id, sender=result.report_sender)
+        )
+        result.held = sum(reasons.values())
+        result.held_by_reason = dict(reasons.most_common())
+    return invoice
+
+
+def _answers(engine: Any, sender: str, message_id: str) -> int:
+    """How many messages the CMO sent in answer to ``sender``'s processed ``message_id``."""
+    import sqlalchemy as sa
+
+    from airex.exchange.models import received
+
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(received.c.id).where(
+                received.c.sender == sender, received.c.message_id == message_id
+            )
+        ).first()
+        if row is None:
+            return 0
+        return int(
+            connection.execute(
+                sa.select(sa.func.count()).where(received.c.parent_id == row.id)
+            ).scalar_one()
+        )
+
+
+def _delivered(holders: list[Party]) -> int:
+    return sum(
+        len(h.received("RoyaltyStatementMessage")) + len(h.received("PaymentNotificationMessage"))
+        for h in holders
+    )
+
+
+def _summarise(result: DemoResult, engine: Any, holders: list[Party]) -> None:
     import airex
     from airex.ledger import Journal, check_ledger
     from airex.messages.statement import RoyaltyStatementMessage

@@ -14,6 +14,14 @@ One CMO, two rightsholders and one AI developer (all fictional):
 Usage the licence does not cover (the two use types it does not permit, opted-out and
 undeclared works) is in the report on purpose: the demo shows it held back with warnings,
 never priced and never dropped.
+
+One clock, the scenario's (:data:`TIMELINE`): the rightsholders declare in December 2025,
+the CMO offers and the developer takes the licence for 2026 in mid-December, the developer
+reports the first quarter on 2 April 2026 and pays on 15 May. Every date a message carries
+comes from there, and the demo runs the exchange on the same clock (``AIREX_CLOCK_FILE``, set
+to each step's instant), so the licence is issued, and every message received, on the
+scenario's dates: the licence is in force over the whole reported quarter, and ``airex
+registry check`` agrees with what pricing charged.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 
 from airex.formats.usage import ReportHeader, UsageRow, WorkRef, generate_rows, generate_works
 from airex.messages.codes import (
@@ -58,7 +67,7 @@ from airex.messages.terms import (
     Term,
 )
 
-__all__ = ["WORKS_PER_DECLARATION", "Cast", "Scenario"]
+__all__ = ["MIN_WORKS", "TIMELINE", "WORKS_PER_DECLARATION", "Cast", "Scenario"]
 
 WORKS_PER_DECLARATION = 2_000
 """Works per WorkDeclarationMessage (a rightsholder sends its declarations as one batch)."""
@@ -66,6 +75,21 @@ WORKS_PER_DECLARATION = 2_000
 CURRENCY = "EUR"
 PERIOD = Period(start_date=date(2026, 1, 1), end_date=date(2026, 3, 31))
 TERM = Term(start_date=date(2026, 1, 1), end_date=date(2026, 12, 31))
+TIMELINE = MappingProxyType(
+    {
+        "declarations": datetime(2025, 12, 1, 9, 0, tzinfo=UTC),
+        "offer": datetime(2025, 12, 10, 10, 0, tzinfo=UTC),
+        "request": datetime(2025, 12, 15, 10, 0, tzinfo=UTC),
+        "usage report": datetime(2026, 4, 2, 9, 30, tzinfo=UTC),
+        "payment": datetime(2026, 5, 15, 10, 0, tzinfo=UTC),
+    }
+)
+"""When each party sends what (the scenario's clock; the exchange's runs on it too)."""
+
+MIN_WORKS = 3
+"""The catalogue has at least this many works, so that each rightsholder owns one (a report of
+a few records still names works of both)."""
+
 PERMITTED = (
     UseType.USE_FOR_TRAINING_GENERATIVE_AI,
     UseType.USE_FOR_DATA_MINING,
@@ -130,7 +154,9 @@ class Scenario:
         self.seed = seed
         self.cast = cast or Cast.default()
         self._header = self.usage_header("LICENCE-PENDING")
-        self.works = generate_works(records, seed=seed, header=self._header)
+        # the generator's default (a tenth of the records), never fewer than MIN_WORKS
+        self.work_count = max(MIN_WORKS, records // 10) if records // 10 < MIN_WORKS else None
+        self.works = generate_works(records, seed=seed, works=self.work_count, header=self._header)
         self.offer_id = "AUR-OFF-2026-0001"
         self.request_id = "LOOM-REQ-2026-0001"
         self.report_id = f"LOOM-UR-2026-Q1-{seed}"
@@ -204,6 +230,7 @@ class Scenario:
     ) -> WorkDeclarationMessage:
         header = MessageHeader.build(_ref(rightsholder), _ref(self.cast.cmo))
         header.message_id = f"{rightsholder.party_id[7:]}-DECL-{self.seed}-{number:04d}"
+        header.message_created_date_time = TIMELINE["declarations"]
         return WorkDeclarationMessage(message_header=header, work_list=WorkList(works=works))
 
     # --- the licence ----------------------------------------------------------------------
@@ -254,6 +281,7 @@ class Scenario:
         cmo, developer = _ref(self.cast.cmo), _ref(self.cast.developer)
         header = MessageHeader.build(cmo, developer)
         header.message_id = f"AUR-MSG-OFFER-{self.seed}"
+        header.message_created_date_time = TIMELINE["offer"]
         return LicenceOfferMessage(
             message_header=header,
             offer=Offer(
@@ -261,7 +289,7 @@ class Scenario:
                 licensor=cmo,
                 licensee=developer,
                 licence_terms=self.terms(),
-                valid_until=datetime.now(UTC) + timedelta(days=30),
+                valid_until=TIMELINE["offer"] + timedelta(days=30),
             ),
         )
 
@@ -270,6 +298,7 @@ class Scenario:
         developer = _ref(self.cast.developer)
         header = MessageHeader.build(developer, _ref(self.cast.cmo))
         header.message_id = f"LOOM-MSG-REQ-{self.seed}"
+        header.message_created_date_time = TIMELINE["request"]
         return LicenceRequestMessage(
             message_header=header,
             licence_request=LicenceRequest(
@@ -283,7 +312,7 @@ class Scenario:
         """The header of the developer's Q1 2026 report under ``licence_id``."""
         header = MessageHeader.build(_ref(self.cast.developer), _ref(self.cast.cmo))
         header.message_id = f"LOOM-MSG-UR-{self.seed}"
-        header.message_created_date_time = datetime(2026, 4, 2, 9, 30, tzinfo=UTC)
+        header.message_created_date_time = TIMELINE["usage report"]
         return ReportHeader(
             message_header=header,
             report_id=f"LOOM-UR-2026-Q1-{self.seed}",
@@ -294,14 +323,23 @@ class Scenario:
 
     def usage_rows(self, licence_id: str) -> Iterator[UsageRow]:
         """The report's records (the same for every licence id: the works do not depend on it)."""
-        return generate_rows(self.records, seed=self.seed, header=self.usage_header(licence_id))
+        return generate_rows(
+            self.records,
+            seed=self.seed,
+            works=self.work_count,
+            header=self.usage_header(licence_id),
+        )
 
-    def payment(self, invoice: InvoiceMessage, *, paid_on: date) -> PaymentNotificationMessage:
-        """The developer pays ``invoice`` in full."""
+    def payment(
+        self, invoice: InvoiceMessage, *, paid_on: date | None = None
+    ) -> PaymentNotificationMessage:
+        """The developer pays ``invoice`` in full (on the scenario's payment day)."""
+        paid_on = paid_on or TIMELINE["payment"].date()
         total = invoice.invoice.total_amount
         developer = _ref(self.cast.developer)
         header = MessageHeader.build(developer, _ref(self.cast.cmo))
         header.message_id = f"LOOM-MSG-PAY-{invoice.invoice.invoice_id}"[:64]
+        header.message_created_date_time = TIMELINE["payment"]
         return PaymentNotificationMessage(
             message_header=header,
             payment=Payment(

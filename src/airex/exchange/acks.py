@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from airex.errors import MessageStatus
 from airex.exchange.models import ErrorRecord
@@ -110,11 +111,15 @@ def build_acknowledgement(
     items: Sequence[AckItem],
     *,
     thread_id: str | None = None,
+    created: datetime | None = None,
 ) -> tuple[str, bytes]:
-    """An AcknowledgementMessage from ``sender`` to ``recipient`` covering ``items``;
-    return its MessageId and its serialised bytes."""
+    """An AcknowledgementMessage from ``sender`` to ``recipient`` covering ``items``, created
+    at ``created`` (default now); return its MessageId and its serialised bytes."""
+    header = MessageHeader.build(sender, recipient, thread_id=thread_id)
+    if created is not None:
+        header.message_created_date_time = created.astimezone(UTC).replace(microsecond=0)
     message = AcknowledgementMessage(
-        message_header=MessageHeader.build(sender, recipient, thread_id=thread_id),
+        message_header=header,
         acknowledgements=[_acknowledgement(item) for item in items],
     )
     return message.message_id, serialise(message)

@@ -76,6 +76,10 @@ def make_celery(settings: ExchangeSettings) -> Celery:
             )
         ],
         task_create_missing_queues=False,
+        # the workers' control and event exchanges carry the prefix too, so that nothing of
+        # one exchange (or one demo run) meets another's on a shared broker
+        control_exchange=f"{settings.queue_prefix}celery",
+        event_exchange=f"{settings.queue_prefix}celeryev",
         task_default_delivery_mode="persistent",
         task_serializer="json",
         accept_content=["json"],

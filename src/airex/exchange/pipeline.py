@@ -305,6 +305,7 @@ class Exchange:
             return []
         stored = list(zip(items, self.store.put_many([i.data for i in items]), strict=True))
         now = utc_now()
+        received_at = self.settings.now()  # the exchange's clock (a simulated one in a demo)
 
         def work(connection: Connection) -> tuple[list[int], list[ob.OutboxRow]]:
             tokens = [i.intake_token for i, _ in stored if i.intake_token]
@@ -316,7 +317,7 @@ class Exchange:
                 int(i)
                 for i in connection.execute(
                     received.insert().returning(received.c.id, sort_by_parameter_order=True),
-                    [_received_values(item, sha, now) for item, sha in fresh],
+                    [_received_values(item, sha, received_at) for item, sha in fresh],
                 ).scalars()
             ]
             owed = [ob.Owed(OutboxKind.PROCESS, received_id=i) for i in ids]
@@ -419,6 +420,7 @@ class Exchange:
         }
         stored = self.store.put_many([e.data for e in entries])
         now = utc_now()
+        received_at = self.settings.now()
 
         def work(connection: Connection) -> tuple[int | None, list[int], list[ob.OutboxRow]]:
             if intake_token and _taken_batch_tokens(connection, [intake_token]):
@@ -432,7 +434,7 @@ class Exchange:
                     entry_count=len(entries),
                     ack_context=json.dumps(context),
                     state="open",
-                    received_at=now,
+                    received_at=received_at,
                 )
             )
             key = result.inserted_primary_key
@@ -447,7 +449,7 @@ class Exchange:
                     connection,
                     Incoming(entry.data, entry.url, arrival_party, "batch"),
                     sha,
-                    now,
+                    received_at,
                     batch_row=batch_row,
                     position=position,
                     listed_message_id=identifier_or_none(entry.message_id),
@@ -780,6 +782,7 @@ class Exchange:
             recipient,
             [AckItem(acknowledged, row.file_name, status, errors)],
             thread_id=header.thread_id if header else None,
+            created=self.settings.now(),
         )
         stem = f"ACK_{acknowledged}_{row.id}" if acknowledged else f"ACK_{row.id}"
         return _AckPlan(status, ack_id, data, recipient, f"{stem}.xml")
@@ -853,7 +856,7 @@ class Exchange:
                 connection,
                 Incoming(out.data, out.file_name, self.settings.cmo_party_id, "cmo"),
                 sha,
-                now,
+                self.settings.now(),
                 parent=row.id,
             )
             owed.append(ob.Owed(OutboxKind.PROCESS, received_id=received_id))
@@ -950,6 +953,7 @@ class Exchange:
             recipient,
             thread_id=context.get("thread_id"),
         )
+        header.message_created_date_time = self.settings.now().replace(microsecond=0)
         if context.get("test"):
             header.message_control_type = MessageControlType.TEST_MESSAGE
         answer = AcknowledgementMessage(message_header=header, acknowledgements=acknowledgements)

@@ -33,6 +33,13 @@ Only :meth:`ExchangeSettings.from_env` reads the environment, and never at impor
 ``AIREX_CMO_ACTIONS``
     ``module:factory`` of the CMO's actions (default: ``airex.exchange.actions:make_actions``,
     the CMO's business actions; ``airex.exchange.hooks:no_actions`` routes only).
+``AIREX_CLOCK_FILE``
+    for simulations only (``airex demo`` plays a scenario of several months in a minute): a
+    file holding an ISO 8601 instant with its time zone. The exchange's clock, what it
+    records as a message's time of receipt (which decides whether an offer has expired and
+    dates a licence) and dates its acknowledgements with, then reads that instant, moving on
+    in real time from the file's last change. Unset: the system clock. Never set it on a
+    live exchange.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +59,7 @@ __all__ = [
     "DEFAULT_HOME",
     "EMBEDDED_BROKER_URL",
     "ENV_BROKER_URL",
+    "ENV_CLOCK_FILE",
     "ENV_CMO_ACTIONS",
     "ENV_CMO_PARTY_ID",
     "ENV_HOME",
@@ -60,6 +69,8 @@ __all__ = [
     "ENV_TASK_CHUNK",
     "ROUTER_PARTY_ID",
     "ExchangeSettings",
+    "read_clock",
+    "write_clock",
 ]
 
 ENV_BROKER_URL = "AIREX_BROKER_URL"
@@ -70,6 +81,7 @@ ENV_MAX_ATTEMPTS = "AIREX_MAX_ATTEMPTS"
 ENV_REDELIVER_AFTER = "AIREX_REDELIVER_AFTER"
 ENV_CMO_ACTIONS = "AIREX_CMO_ACTIONS"
 ENV_TASK_CHUNK = "AIREX_TASK_CHUNK"
+ENV_CLOCK_FILE = "AIREX_CLOCK_FILE"
 
 EMBEDDED_BROKER_URL = "filesystem://"
 """The broker URL of the embedded default (message files under ``AIREX_HOME/broker``)."""
@@ -117,6 +129,7 @@ class ExchangeSettings:
     settle_time: float = 1.0
     actions: str | None = None
     broker_options: Mapping[str, Any] = field(default_factory=dict)
+    clock_file: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).resolve())
@@ -167,6 +180,7 @@ class ExchangeSettings:
             "cmo_party_id": text(ENV_CMO_PARTY_ID),
             "queue_prefix": text(ENV_QUEUE_PREFIX) or "",
             "actions": text(ENV_CMO_ACTIONS),
+            "clock_file": Path(clock) if (clock := text(ENV_CLOCK_FILE)) else None,
         }
         number: type[int] | type[float]
         for key, name, number in (
@@ -237,6 +251,41 @@ class ExchangeSettings:
         """The embedded broker's message files."""
         return self.home / "broker"
 
+    def now(self) -> datetime:
+        """The exchange's clock, in UTC: the system clock, or the simulated one of
+        ``clock_file`` (see ``AIREX_CLOCK_FILE`` in the module doc)."""
+        if self.clock_file is None:
+            return datetime.now(UTC)
+        return read_clock(self.clock_file)
+
     def backoff(self, attempt: int) -> float:
         """The pause before retry number ``attempt`` (1-based): doubling, capped."""
         return float(min(self.max_backoff, self.retry_backoff * 2 ** max(0, attempt - 1)))
+
+
+def read_clock(path: Path) -> datetime:
+    """The instant a clock file (``AIREX_CLOCK_FILE``) says it is now: the instant written in
+    it, plus the real time elapsed since the file was last changed."""
+    try:
+        stat = path.stat()
+        text = path.read_text(encoding="utf-8").strip()
+        instant = datetime.fromisoformat(text)
+    except (OSError, ValueError) as exc:
+        raise ExchangeConfigError(
+            f"the clock file {path} (${ENV_CLOCK_FILE}) does not hold an ISO 8601 instant: {exc}"
+        ) from None
+    if instant.utcoffset() is None:
+        raise ExchangeConfigError(
+            f"the clock file {path} (${ENV_CLOCK_FILE}) holds {text!r}, with no time zone"
+        )
+    elapsed = max(0.0, datetime.now(UTC).timestamp() - stat.st_mtime)
+    return instant.astimezone(UTC) + timedelta(seconds=elapsed)
+
+
+def write_clock(path: Path, instant: datetime) -> None:
+    """Set the clock file ``path`` to ``instant`` (written whole, then renamed into place)."""
+    if instant.utcoffset() is None:
+        raise ValueError(f"{instant!r} has no time zone")
+    staged = path.with_name(f".{path.name}.new")
+    staged.write_text(instant.astimezone(UTC).isoformat() + "\n", encoding="utf-8")
+    os.replace(staged, path)
