@@ -5,15 +5,12 @@ report readers and writers, which need the message models, live in :mod:`airex.f
 imported on demand.
 """
 
-from airex.formats._hardened import (
+from airex.formats._hardened import ElementPaths, ParseLimits, local_path, parse_xml
+from airex.formats._stream import (
     STREAM_CHUNK_SIZE,
-    ElementPaths,
-    ParseLimits,
     SchemaStreamError,
     UnexpectedRootError,
-    local_path,
     locate_schema_error,
-    parse_xml,
     stream_element_batches,
 )
 

@@ -18,7 +18,6 @@ Refusals raise :class:`~airex.errors.XmlSecurityError` (codes ``DoctypeForbidden
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -27,17 +26,13 @@ from typing import Any, Final
 from lxml import etree
 
 from airex.errors import MessageError, MessageStatus, XmlSecurityError, XmlSyntaxError
+from airex.formats._ending import Tail, check_ending, not_closed
 
 __all__ = [
-    "STREAM_CHUNK_SIZE",
     "ElementPaths",
     "ParseLimits",
-    "SchemaStreamError",
-    "UnexpectedRootError",
     "local_path",
-    "locate_schema_error",
     "parse_xml",
-    "stream_element_batches",
 ]
 
 CHUNK_SIZE: Final = 64 * 1024
@@ -313,6 +308,8 @@ def _parse_chunks(
     base_url = _base_url(name)
     parser = etree.XMLPullParser(events=("start", "end"), base_url=base_url, **_PARSER_OPTIONS)
     gate = _Gate(limits, name)
+    tail = Tail()
+    lines = 1
     depth = 0
     root: etree._Element | None = None
 
@@ -331,6 +328,8 @@ def _parse_chunks(
 
     for chunk in chunks:
         gate.check(chunk)
+        tail.add(chunk)
+        lines += chunk.count(b"\n")
         try:
             parser.feed(chunk)
         except etree.XMLSyntaxError as exc:
@@ -338,161 +337,24 @@ def _parse_chunks(
         # With resolve_entities=False lxml stops quietly on an undefined entity: look at the log.
         _raise_logged_error(parser, name)
         drain()
+    closed = root is not None and depth == 0  # the root's end tag was parsed, not made up
 
     if gate.total == 0:
         raise XmlSyntaxError([_not_well_formed("document is empty", 1)], source=name)
     try:
         parser.close()
     except etree.XMLSyntaxError as exc:
-        raise _syntax_error(parser, exc, name) from None
+        raise _syntax_error(parser, exc, name, lines) from None
     _raise_logged_error(parser, name)
     drain()
     if root is None:  # pragma: no cover - libxml2 refuses a document without a root element
         raise XmlSyntaxError([_not_well_formed("document has no root element", 1)], source=name)
-    return root.getroottree()
-
-
-class SchemaStreamError(Exception):
-    """The streamed document broke its schema: libxml2's report, for the caller to map.
-
-    libxml2 validating while it streams reports no line; ``offset`` is where the chunk that
-    revealed the error starts, for :func:`locate_schema_error` to find the line.
-    """
-
-    def __init__(self, kind: str, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.offset = offset
-
-
-class UnexpectedRootError(Exception):
-    """The streamed document's root element is not the one asked for (``tag``, Clark form)."""
-
-    def __init__(self, tag: str | None) -> None:
-        super().__init__(f"unexpected root element {tag}")
-        self.tag = tag
-
-
-STREAM_CHUNK_SIZE: Final = 64 * 1024
-"""Bytes fed at a time when streaming: measured fastest (larger chunks build more tree
-before it is freed and run slower: 1 MiB costs about 15 %)."""
-
-
-def stream_element_batches(
-    chunks: Iterable[bytes],
-    tags: Iterable[str],
-    *,
-    root: str,
-    schema: etree.XMLSchema | None = None,
-    limits: ParseLimits = DEFAULT_LIMITS,
-    name: str | None = None,
-) -> Iterator[list[etree._Element]]:
-    """Yield, chunk by chunk, the elements named in ``tags`` that ended in it, validating
-    against ``schema`` as it goes (batches spare a generator hop per element on hot paths).
-
-    The streaming form of :func:`parse_xml`, for documents too large to hold: the same
-    refusals (DOCTYPE, size) with the same errors, and libxml2 validating while it parses.
-    The document's root element must be ``root`` (else :class:`UnexpectedRootError`) and
-    must be closed (else, a truncated document, :class:`~airex.errors.XmlSyntaxError` — a
-    validating libxml2 does not notice truncation by itself). The caller owns the tree: it
-    must clear what it has consumed to keep memory constant. Elements nest at most 256 deep
-    (libxml2's own limit); a schema stops any unexpected nesting long before. Raises
-    :class:`SchemaStreamError` at the first chunk that breaks the schema, before yielding
-    anything of that chunk.
-    """
-    base_url = _base_url(name)
-    options = dict(_PARSER_OPTIONS, schema=schema) if schema is not None else _PARSER_OPTIONS
-    watched = [*tags, root]
-    parser = etree.XMLPullParser(events=("end",), tag=watched, base_url=base_url, **options)
-    gate = _Gate(limits, name)
-    lines = 1
-    closed = False
-    for chunk in chunks:
-        offset = gate.total
-        gate.check(chunk)
-        lines += chunk.count(b"\n")
-        if gate.root_tag is not None and gate.root_tag != root:
-            raise UnexpectedRootError(gate.root_tag)
-        try:
-            parser.feed(chunk)
-        except etree.XMLSyntaxError as exc:
-            _raise_stream_error(parser, exc, name, offset)
-        _raise_stream_error(parser, None, name, offset)
-        batch = [element for _event, element in parser.read_events()]  # "end": elements
-        if batch and batch[-1].tag == root:  # type: ignore[union-attr]  # the root ends last
-            closed = True
-            batch.pop()
-        if batch:
-            yield batch  # type: ignore[misc]
-    if gate.total == 0:
-        raise XmlSyntaxError([_not_well_formed("document is empty", 1)], source=name)
-    try:
-        parser.close()
-    except etree.XMLSyntaxError as exc:
-        _raise_stream_error(parser, exc, name, gate.total)
-    _raise_stream_error(parser, None, name, gate.total)
-    batch = [element for _event, element in parser.read_events()]
-    if batch and batch[-1].tag == root:  # type: ignore[union-attr]
-        closed = True
-        batch.pop()
-    if batch:
-        yield batch  # type: ignore[misc]
+    # libxml2 2.14 may close a cut document's open elements at close() without a word.
+    tag = root.tag if isinstance(root.tag, str) else "root element"
     if not closed:
-        local = root.rpartition("}")[2]
-        raise XmlSyntaxError(
-            [
-                _not_well_formed(
-                    f"document ends at line {lines} before its {local} is closed (truncated?)",
-                    lines,
-                )
-            ],
-            source=name,
-        )
-
-
-def locate_schema_error(
-    chunks: Iterable[bytes], offset: int, schema: etree.XMLSchema, count_tag: str
-) -> tuple[int | None, int]:
-    """Where a schema error :func:`stream_element_batches` reported at ``offset`` is: its line, and
-    how many ``count_tag`` elements ended before it.
-
-    Re-reads the document, validating, at full speed up to ``offset``, then one line at a time
-    until libxml2 logs the error. Costs a second read up to the error: only for errors, which
-    end a stream anyway.
-    """
-    parser = etree.XMLPullParser(events=("end",), tag=count_tag, schema=schema, **_PARSER_OPTIONS)
-    fed = 0
-    line = 1
-    ended = 0
-    for chunk in chunks:
-        if fed + len(chunk) <= offset:
-            parser.feed(chunk)
-            fed += len(chunk)
-            line += chunk.count(b"\n")
-            ended += sum(1 for _ in parser.read_events())
-            continue
-        for piece in chunk.splitlines(keepends=True):
-            with contextlib.suppress(etree.XMLSyntaxError):  # the error we look for is logged
-                parser.feed(piece)
-            log: Any = parser.feed_error_log  # a snapshot: read it anew after each feed
-            if any(e.domain_name == "SCHEMASV" for e in log.filter_from_errors()):
-                return line, ended
-            ended += sum(1 for _ in parser.read_events())
-            line += piece.count(b"\n")
-    return None, ended
-
-
-def _raise_stream_error(
-    parser: etree.XMLPullParser, exc: etree.XMLSyntaxError | None, name: str | None, offset: int
-) -> None:
-    log: Any = parser.feed_error_log
-    for entry in log.filter_from_errors():
-        if entry.domain_name == "SCHEMASV":
-            raise SchemaStreamError(entry.type_name, entry.message, offset)
-    if exc is not None:
-        raise _syntax_error(parser, exc, name) from None
-    _raise_logged_error(parser, name)
+        raise not_closed(tag, lines, name)
+    check_ending(tail, tag, lines, name)
+    return root.getroottree()
 
 
 def _refuse_docinfo_doctype(root: etree._Element, name: str | None) -> None:
@@ -511,17 +373,23 @@ def _raise_logged_error(parser: etree.XMLPullParser, name: str | None) -> None:
 
 
 def _syntax_error(
-    parser: etree.XMLPullParser, exc: etree.XMLSyntaxError, name: str | None
+    parser: etree.XMLPullParser,
+    exc: etree.XMLSyntaxError,
+    name: str | None,
+    last_line: int | None = None,
 ) -> XmlSyntaxError:
+    """libxml2's error; ``last_line`` (the document's last) when libxml2 names no line."""
     # The exception's own error_log may hold stale entries from earlier parses in this thread;
     # the feed parser's log holds exactly this run's.
     log: Any = parser.feed_error_log
     errors = list(log.filter_from_errors())
     if errors:
         first = errors[0]
-        return XmlSyntaxError([_libxml2_error(first.message, first.line, first.column)], name)
+        line = first.line if first.line > 0 else last_line
+        return XmlSyntaxError([_libxml2_error(first.message, line, first.column)], name)
     line, column = exc.position
     message = str(exc.msg).rsplit(", line ", 1)[0]
+    line = line if isinstance(line, int) and line > 0 else last_line
     return XmlSyntaxError([_libxml2_error(message, line, column)], name)
 
 

@@ -8,6 +8,7 @@ optional byte-order mark and white space), a flat file with ``HEAD`` or a ``#`` 
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -28,9 +29,12 @@ def form_of(path: str | os.PathLike[str], *, sniff: bool = True) -> Form:
         return "xml"
     if name.endswith((".tsv", ".txt")):
         return "flat"
-    if sniff and os.path.exists(path):
-        with open_binary(os.fspath(path)) as stream:
-            start = stream.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if sniff and os.path.isfile(path):
+        try:
+            with open_binary(os.fspath(path)) as stream:
+                start = stream.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+        except (OSError, EOFError, zlib.error):  # unreadable or not gzip: the form is unknown
+            start = b""
         if start.startswith(b"<"):
             return "xml"
         if start.startswith((b"HEAD\t", b"#")):

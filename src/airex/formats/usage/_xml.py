@@ -14,9 +14,11 @@ that NumberOfRecords equals the records read.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
@@ -24,10 +26,10 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from airex.errors import MessageError, MessageStatus, XmlRejectedError
-from airex.formats._hardened import (
+from airex.errors import MessageError, MessageStatus, XmlRejectedError, XmlSyntaxError
+from airex.formats._hardened import ParseLimits
+from airex.formats._stream import (
     STREAM_CHUNK_SIZE,
-    ParseLimits,
     SchemaStreamError,
     UnexpectedRootError,
     locate_schema_error,
@@ -107,12 +109,22 @@ class XmlUsageReader(UsageReader):
         self._known_valid: dict[str, str] = {}  # WorkId value -> its Type, once found valid
 
     def _chunks(self) -> Iterator[bytes]:
-        with open_binary(self.path) as stream:
-            raw = getattr(stream, "fileobj", stream)  # progress in bytes of the file itself
-            while chunk := stream.read(STREAM_CHUNK_SIZE):
-                self.bytes_read = raw.tell()
-                yield chunk
-            self.bytes_read = self.total_bytes
+        lines = 1
+        try:
+            with open_binary(self.path) as stream:
+                raw = getattr(stream, "fileobj", stream)  # progress in bytes of the file itself
+                while chunk := stream.read(STREAM_CHUNK_SIZE):
+                    self.bytes_read = raw.tell()
+                    lines += chunk.count(b"\n")
+                    yield chunk
+        except EOFError:
+            reason = "the compressed stream is cut short (truncated gzip file)"
+            raise _damaged(self.path, lines, reason) from None
+        except (gzip.BadGzipFile, zlib.error) as exc:
+            raise _damaged(self.path, lines, f"the file cannot be decompressed ({exc})") from None
+        except OSError as exc:
+            raise XmlSyntaxError([_unreadable(self.path, exc)], source=self.path) from None
+        self.bytes_read = self.total_bytes
 
     def _next_element(self) -> etree._Element | None:
         """The next summary or record element; None at the end or after a fatal error."""
@@ -155,7 +167,8 @@ class XmlUsageReader(UsageReader):
         return replace(schema_error(exc.kind, exc.message, line, path), file=self.path)
 
     def _raw_chunks(self) -> Iterator[bytes]:
-        with open_binary(self.path) as stream:
+        # a second read, to locate an error: a damaged stream just ends it (line unknown)
+        with contextlib.suppress(EOFError, OSError, zlib.error), open_binary(self.path) as stream:
             while chunk := stream.read(STREAM_CHUNK_SIZE):
                 yield chunk
 
@@ -247,6 +260,10 @@ class XmlUsageReader(UsageReader):
                         elif tag == _MODEL_ID:
                             model_id = child.text
                     line: int = element.sourceline or 0  # type: ignore[assignment]
+                    if not ids or use_type is None or quantity is None or unit is None:
+                        # the XSD forbids it: only a record libxml2 did not validate gets here
+                        self._incomplete(element, count, line)
+                        continue
                     # free the record and everything before it: memory stays flat
                     element.clear()
                     parent = element.getparent()
@@ -263,16 +280,22 @@ class XmlUsageReader(UsageReader):
                     else:
                         valid = True
                     if valid:
+                        try:
+                            amount = Decimal(quantity)
+                            fraction = None if share is None else Decimal(share)
+                        except ArithmeticError:  # the XSD forbids it, as above
+                            self._incomplete(None, count, line)
+                            continue
                         self.records += 1
                         # UseType and Unit are xs:string enumerations: a valid value has no spaces
                         yield make(
                             UsageRow,
                             (
                                 tuple(ids),
-                                canonical.get(use_type, use_type or ""),
-                                Decimal(quantity or "0"),
-                                canonical.get(unit, unit or ""),
-                                Decimal(share) if share is not None else None,
+                                canonical.get(use_type, use_type),
+                                amount,
+                                canonical.get(unit, unit),
+                                fraction,
                                 model_id.strip() if model_id is not None else None,
                                 line,
                                 path,
@@ -293,6 +316,23 @@ class XmlUsageReader(UsageReader):
                     file=path,
                 )
             )
+
+    def _incomplete(self, element: etree._Element | None, index: int, line: int) -> None:
+        """Record ``index`` lacks a WorkId, UseType or Quantity (with its Unit), or holds a
+        number that is not one: reported, never yielded (nor left for a caller to trip on)."""
+        if element is not None:
+            element.clear()
+        self._fail(
+            MessageError(
+                "MissingElement",
+                "the record lacks a WorkId, UseType or Quantity with its Unit, or holds a "
+                "Quantity or AttributionShare that is not a number",
+                path=f"{_RECORD_PATH}[{index}]",
+                line=line or None,
+                status=MessageStatus.SCHEMA_INVALID,
+                file=self.path,
+            )
+        )
 
     def _remaining(self) -> Iterator[list[etree._Element]]:
         """The batches left to read: the rest of the current one, then every next one."""
@@ -337,6 +377,27 @@ def _wrong_root(tag: str | None, path: str) -> MessageError:
         f"{name} is not a UsageReportMessage",
         path=f"/{name}",
         status=MessageStatus.SCHEMA_INVALID,
+        file=path,
+    )
+
+
+def _damaged(path: str, line: int, reason: str) -> XmlSyntaxError:
+    error = MessageError(
+        "XmlNotWellFormed",
+        f"document is not well-formed XML: {reason}, at line {line}",
+        line=line,
+        status=MessageStatus.XML_NOT_WELL_FORMED,
+        file=path,
+    )
+    return XmlSyntaxError([error], source=path)
+
+
+def _unreadable(path: str, exc: OSError) -> MessageError:
+    reason = exc.strerror or exc.__class__.__name__
+    return MessageError(
+        "FileUnreadable",
+        f"cannot read the file: {reason}",
+        status=MessageStatus.INTERNAL_ERROR,
         file=path,
     )
 
