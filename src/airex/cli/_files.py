@@ -24,11 +24,14 @@ from airex.formats import ParseLimits
 from airex.messages import AirexMessage, CheckResult, check, parse
 
 __all__ = [
+    "FOLDER_GIVEN",
+    "NO_SUCH_FILE",
     "UNREADABLE",
     "Outcome",
     "check_file",
     "collect",
     "display_name",
+    "file_problem",
     "format_error",
     "parse_file",
     "require_files",
@@ -121,17 +124,33 @@ def collect(paths: list[str], excludes: list[str], *, param: str = "PATH") -> li
     return files
 
 
+FOLDER_GIVEN = "cannot read the file: it is a folder"
+"""What every command says of a folder given where a file is expected."""
+NO_SUCH_FILE = "no such file"
+"""What every command says of a file that is not there."""
+
+
+def file_problem(path: str) -> str | None:
+    """Why ``path`` cannot be taken as a file (:data:`NO_SUCH_FILE`, :data:`FOLDER_GIVEN`), in
+    the one phrasing every command uses; None when it is a file (or something to try reading:
+    a file that exists but cannot be read is reported by the reader, as invalid input)."""
+    if not os.path.lexists(path):
+        return NO_SUCH_FILE
+    if os.path.isdir(path):
+        return FOLDER_GIVEN
+    if not os.path.exists(path):  # a link to nothing
+        return NO_SUCH_FILE
+    return None
+
+
 def require_files(paths: list[str], *, param: str = "FILE") -> None:
-    """Raise a usage error unless every path exists and is not a folder."""
+    """Exit with status 2 (a usage error) unless every path is a file: prints
+    ``airex: PARAM: path: no such file`` or ``... cannot read the file: it is a folder``."""
     for path in paths:
-        if not os.path.lexists(path):
-            raise typer.BadParameter(f"no such file: {display_name(path)}", param_hint=param)
-        if os.path.isdir(path):
-            raise typer.BadParameter(
-                f"{display_name(path)} is a folder; name its files "
-                f"(or use `airex validate {display_name(path)}`)",
-                param_hint=param,
-            )
+        problem = file_problem(path)
+        if problem is not None:
+            typer.echo(f"airex: {param}: {display_name(path)}: {problem}", err=True)
+            raise typer.Exit(2)
 
 
 def _source(path: str) -> str:

@@ -7,7 +7,6 @@ or gzip) in constant memory; only the aggregates grow, with the number of distin
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from airex.cli._files import format_error
+from airex.cli._files import format_error, require_files
 from airex.errors import AirexError, MessageError, MessageInvalidError
 from airex.formats.usage import (
     UsageReader,
@@ -92,12 +91,6 @@ FilesArg = Annotated[
 ]
 
 
-def _require(paths: list[str]) -> None:
-    for path in paths:
-        if not os.path.isfile(path):
-            raise typer.BadParameter(f"no such file: {path}", param_hint="FILE")
-
-
 @usage_app.command(
     short_help="Records, distinct works and totals per use type and unit of a report.",
     epilog=(
@@ -126,7 +119,7 @@ def stats(
     totals grow with distinct works, not records). Records with errors are reported and left
     out of the totals, never counted silently.
     """
-    _require(files)
+    require_files(files)
     try:
         reader = open_report(files, strict=False)
     except ValueError as exc:
@@ -207,7 +200,7 @@ def convert_command(
     OUT. Fields the flat-file form cannot carry (models, reported revenue, correction of,
     party names) are listed on stderr when converting XML to flat file.
     """
-    _require([source])
+    require_files([source], param="IN")
     try:
         form_of(target, sniff=False)
         result = convert(source, target, split_records=split)

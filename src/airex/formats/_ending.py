@@ -23,7 +23,7 @@ from typing import Final
 
 from airex.errors import MessageError, MessageStatus, XmlSyntaxError
 
-__all__ = ["Tail", "check_ending", "not_closed"]
+__all__ = ["Tail", "check_ending", "not_closed", "not_started"]
 
 _SPACE: Final = " \t\r\n"
 
@@ -121,6 +121,15 @@ def not_closed(root: str, lines: int, name: str | None) -> XmlSyntaxError:
     local = root.rpartition("}")[2]
     return _error(
         f"document ends at line {lines} before its {local} is closed (truncated?)", lines, name
+    )
+
+
+def not_started(lines: int, name: str | None) -> XmlSyntaxError:
+    """The error of a document that ran out before its root element's start tag was whole."""
+    return _error(
+        f"document ends at line {lines} without a whole root element: it is cut short or not XML",
+        lines,
+        name,
     )
 
 

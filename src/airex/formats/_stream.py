@@ -16,7 +16,7 @@ from typing import Any, Final
 from lxml import etree
 
 from airex.errors import XmlSyntaxError
-from airex.formats._ending import Tail, check_ending, not_closed
+from airex.formats._ending import Tail, check_ending, not_closed, not_started
 from airex.formats._hardened import (
     _PARSER_OPTIONS,
     DEFAULT_LIMITS,
@@ -119,10 +119,11 @@ def stream_element_batches(
         raise XmlSyntaxError([_not_well_formed("document is empty", 1)], source=name)
     # libxml2 may close a cut document at close(), validating what it made up: the end is
     # checked first, so nothing of a cut document is handed out or judged by the schema.
-    if gate.root_tag is not None:  # else no root element started: libxml2 says what it read
-        if not closed:
-            raise not_closed(root, lines, name)
-        check_ending(tail, root, lines, name)
+    if gate.root_tag is None:  # not even the root's start tag is whole
+        raise not_started(lines, name)
+    if not closed:
+        raise not_closed(root, lines, name)
+    check_ending(tail, root, lines, name)
     try:
         parser.close()
     except etree.XMLSyntaxError as exc:
