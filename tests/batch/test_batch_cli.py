@@ -136,12 +136,13 @@ def test_verify_ack_options(tmp_path: Path) -> None:
     assert "<PartyId>PADPIDA2026ME</PartyId>" in (outbox / f"ACK_{ID}.xml").read_text()
 
 
-def test_verify_incomplete_batch_exit_2(tmp_path: Path) -> None:
-    """No BatchComplete file: exit 2, said on stderr, no ACK written even with --write-ack."""
+def test_verify_incomplete_batch_exit_1(tmp_path: Path) -> None:
+    """No BatchComplete file: the input is refused (exit 1, as every refusal), said on
+    stderr, no ACK written even with --write-ack."""
     folder = packed(tmp_path)
     (folder / f"BatchComplete_{ID}.xml").unlink()
     result = run("batch", "verify", folder, "--write-ack")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "incomplete" in result.stderr
     assert not (tmp_path / f"ACK_{ID}.xml").exists()
 

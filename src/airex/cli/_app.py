@@ -20,6 +20,7 @@ from airex.cli._demo import demo
 from airex.cli._exchange import register as register_exchange
 from airex.cli._files import Outcome, check_file, collect, parse_file, require_files
 from airex.cli._ledger import db_app, ledger_app
+from airex.cli._options import EXIT_STATUSES, use_airex_commands
 from airex.cli._registry import registry_app
 from airex.cli._royalties import royalties_app
 from airex.cli._usage import usage_app
@@ -38,7 +39,11 @@ app = typer.Typer(
         "\b\nExamples:\n"
         "  airex validate samples --exclude invalid   # every sample: XSD + business rules\n"
         "  airex show samples/licence/*.xml           # licences in readable form\n"
-        "  airex validate --help                      # a command's options and examples"
+        "  airex demo -n 2000                         # a whole cycle, in a new folder\n"
+        "  airex db upgrade                           # create ./airex.db\n"
+        "  airex validate --help                      # a command's options and examples\n"
+        "\n\nThe database is --database URL, else $AIREX_DATABASE_URL, else ./airex.db; "
+        "only airex db upgrade (and airex demo, in its folder) creates one.\n\n" + EXIT_STATUSES
     ),
     rich_markup_mode=None,
     add_completion=False,
@@ -66,14 +71,22 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """airex, the AI Rights Exchange: check and read its XML messages.
+    """airex, the AI Rights Exchange: messages, registry, licences, usage, royalties, ledger.
 
-    Rightsholders, collective management organisations and AI developers exchange airex
-    messages (standard 1.0, namespace urn:airex:xml:1) to declare works and AI-use
+    The whole exchange in one command: its messages, the registry of works, licences, usage
+    reports, invoices and royalties, the ledger, batches, the exchange's folders and queues,
+    and a demo that plays a whole cycle.
+
+    Rightsholders, collective management organisations (CMOs) and AI developers exchange
+    airex messages (standard 1.0, namespace urn:airex:xml:1) to declare works and AI-use
     preferences, offer and grant licences, report usage, invoice, pay and distribute
-    royalties. airex validate checks messages against the XSD and the business rules of the
-    standard (every error with a stable code, the XPath of the element and its line); airex
-    show prints them in readable form.
+    royalties. This one command does all of it: validate and show check and read messages;
+    registry keeps the works and their preferences and checks usage against them; usage
+    reads, converts and generates huge usage reports; royalties prices usage into invoices,
+    records payments, distributes them and writes royalty statements; ledger reads and
+    checks the double-entry ledger and the grant register; batch packs, verifies and unpacks
+    batches; send, worker, serve, party and exchange run the exchange itself (drop folders,
+    queues, acknowledgements); db upgrade creates the database; demo plays a whole cycle.
     """
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
@@ -280,10 +293,11 @@ app.command(
         "  airex demo                       # 100 000 usage records, in ./airex-demo-<time>\n"
         "  airex demo --records 1000000 --out /tmp/big-demo\n"
         "  airex demo -n 2000               # a quick one\n"
-        "  createdb airex_demo && airex demo --database-url postgresql:///airex_demo \\\n"
-        "      --broker-url amqp://guest:guest@127.0.0.1:5672//   # on servers"
+        "  createdb airex_demo && airex demo --database postgresql:///airex_demo \\\n"
+        "      --broker amqp://guest:guest@127.0.0.1:5672//   # on servers"
     ),
 )(demo)
+use_airex_commands(app)
 
 
 def main() -> None:

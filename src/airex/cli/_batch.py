@@ -1,8 +1,8 @@
 """``airex batch``: pack messages into a batch, verify a received batch, unpack a batch zip.
 
 Exit status of ``verify``: 0 when every message is accepted, 1 when any message (or the batch
-as a whole) is rejected, 2 on a usage error or an incomplete batch (no BatchComplete file: not
-processed, not acknowledged). ``pack`` and ``unpack``: 0 done, 1 the input is refused (nothing
+as a whole) is rejected or the batch is incomplete (no BatchComplete file: not processed, not
+acknowledged), 2 on a usage error. ``pack`` and ``unpack``: 0 done, 1 the input is refused (nothing
 written), 2 usage error (including a destination that exists).
 """
 
@@ -195,7 +195,8 @@ def _print_report(report: BatchReport) -> None:
         "  airex batch verify inbox/20260420091500000 --write-ack   # inbox/ACK_<BatchId>.xml\n"
         "  airex batch verify batch/ --write-ack --as PADPIDA2026CADENZA --ack-dir outbox/\n"
         "\n\nExit status: 0 every message accepted, 1 a message or the whole batch "
-        "rejected, 2 usage error or incomplete batch (no BatchComplete file: not processed)."
+        "rejected, or the batch incomplete (no BatchComplete file: not processed), 2 usage "
+        "error."
     ),
 )
 def verify(
@@ -253,7 +254,8 @@ def verify(
             _out(json.dumps(dict(report.as_json(), ack=None), ensure_ascii=False))
         _fail(
             f"batch {display_name(path)} is incomplete: no BatchComplete file "
-            "(not processed, not acknowledged)"
+            "(not processed, not acknowledged)",
+            1,
         )
     ack_path = None
     if write:

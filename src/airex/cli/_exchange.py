@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from airex.cli._database import fail, require_database
+from airex.cli._options import BrokerOpt, DatabaseOpt
+
 if TYPE_CHECKING:
     from airex.exchange import Exchange, ExchangeSettings
 
 __all__ = ["exchange_app", "party_app", "register"]
-
-_EXIT_USAGE = 2
 
 _APP_SETTINGS: dict[str, Any] = {
     "rich_markup_mode": None,
@@ -69,27 +70,6 @@ exchange_app = typer.Typer(
     **_APP_SETTINGS,
 )
 
-DatabaseOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        metavar="URL",
-        help="Database URL (default: $AIREX_DATABASE_URL, else ./airex.db).",
-        show_default=False,
-    ),
-]
-BrokerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--broker",
-        metavar="URL",
-        help=(
-            "Broker URL, e.g. amqp://guest:guest@127.0.0.1:5672// (default: "
-            "$AIREX_BROKER_URL, else the embedded broker)."
-        ),
-        show_default=False,
-    ),
-]
 HomeOpt = Annotated[
     Path | None,
     typer.Option(
@@ -102,9 +82,7 @@ HomeOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line).")]
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"airex: {message}", err=True)
-    return typer.Exit(_EXIT_USAGE)
+_fail = fail
 
 
 def _settings(database: str | None, broker: str | None, home: Path | None) -> ExchangeSettings:
@@ -131,6 +109,7 @@ def _exchange(database: str | None, broker: str | None, home: Path | None) -> It
 
     try:
         settings = _settings(database, broker, home)
+        require_database(settings.database, database)
         exchange = Exchange(settings)
     except AirexError as exc:
         raise _fail(str(exc)) from None
@@ -307,6 +286,7 @@ def worker(
 
     try:
         settings = _settings(database, broker, home)
+        require_database(settings.database, database)
         start_worker(settings, concurrency=concurrency, loglevel=loglevel, hostname=hostname)
     except AirexError as exc:
         raise _fail(str(exc)) from None

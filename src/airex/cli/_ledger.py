@@ -8,8 +8,9 @@ Two Typer sub-apps, registered on the main app as ``ledger`` and ``db``:
 * ``db_app``: ``upgrade`` (the Alembic migrations shipped in :mod:`airex.ledger`).
 
 Every command takes ``--database URL``; without it the ledger's own configuration applies
-(``AIREX_DATABASE_URL``, else ``./airex.db``). Exit status: 0 success, 1 ``check`` found a
-violation, 2 a usage error or a database that cannot be used (unreachable, not migrated).
+(``AIREX_DATABASE_URL``, else ``./airex.db``), which must exist except for ``db upgrade`` (see
+:mod:`airex.cli._database`). Exit status: 0 success, 1 ``check`` found a violation, 2 a usage
+error or a database that cannot be used (missing, unreachable, not migrated).
 Tables are drawn with Rich on a terminal and written as plain text on a pipe or file.
 
 :mod:`airex.ledger` (SQLAlchemy, SQLModel, Alembic: half a second to import) is imported by the
@@ -20,22 +21,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from airex.cli._database import database_config, fail, open_engine
+from airex.cli._options import DatabaseOpt
+
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
     from airex.db import MigrationHistory
-    from airex.ledger import DatabaseConfig, GrantPublic
+    from airex.ledger import GrantPublic
 
-__all__ = ["db_app", "ledger_app"]
-
-_EXIT_USAGE = 2
+__all__ = ["DatabaseOpt", "db_app", "ledger_app"]
 
 _APP_SETTINGS: dict[str, Any] = {
     "rich_markup_mode": None,
@@ -77,18 +76,6 @@ db_app = typer.Typer(
     **_APP_SETTINGS,
 )
 
-DatabaseOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        metavar="URL",
-        help=(
-            "Database URL, e.g. sqlite:///books/airex.db or postgresql://user@host/airex. "
-            "Default: $AIREX_DATABASE_URL, else the SQLite file ./airex.db."
-        ),
-        show_default=False,
-    ),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON Lines: one JSON object per row.")]
 PartyOpt = Annotated[
     str | None,
@@ -108,40 +95,9 @@ DateOpt = Annotated[
 ]
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"airex: {message}", err=True)
-    return typer.Exit(_EXIT_USAGE)
-
-
-def _config(database: str | None) -> DatabaseConfig:
-    from airex.ledger import DatabaseConfig
-
-    return DatabaseConfig(url=database) if database else DatabaseConfig.from_env()
-
-
-@contextmanager
-def _engine(database: str | None) -> Iterator[Engine]:
-    """An engine on the chosen database; ledger and database errors exit with status 2."""
-    import sqlalchemy as sa
-
-    from airex.db import DatabaseError
-    from airex.ledger import LedgerError, create_engine
-
-    try:
-        config = _config(database)
-        engine = create_engine(config)
-    except (LedgerError, DatabaseError) as exc:
-        raise _fail(str(exc)) from None
-    try:
-        yield engine
-    except (LedgerError, DatabaseError) as exc:
-        raise _fail(str(exc)) from None
-    except sa.exc.OperationalError as exc:
-        where = config.display_url()
-        reason = " ".join(str(exc.orig).split())
-        raise _fail(f"{where}: cannot use the database: {reason}") from None
-    finally:
-        engine.dispose()
+_fail = fail
+_config = database_config
+_engine = open_engine
 
 
 # --- output --------------------------------------------------------------------------------
@@ -419,7 +375,7 @@ def grants(
         "negate their originals and do not precede them; "
         "every balance equals the sum of its postings (now and per day); grant events are "
         "unchanged.\n\nExit status: 0 all hold, 1 any is broken, 2 the database cannot be "
-        "read."
+        "read (no database, not reachable, or not upgraded: nothing is checked)."
     ),
 )
 def check(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
@@ -429,9 +385,10 @@ def check(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
     "entry-balances: entry 12: its EUR postings sum to 0.01 EUR, not 0". A summary goes to
     standard error.
     """
-    from airex.ledger import check_ledger
+    from airex.ledger import check_ledger, require_current
 
     with _engine(database) as engine:
+        require_current(engine)  # a schema that is not the code's is exit 2, like elsewhere
         report = check_ledger(engine)
     if as_json:
         _emit_json([report.as_dict()])
@@ -466,7 +423,7 @@ def upgrade_schema(database: DatabaseOpt = None) -> None:
     ledger's upgrade also installs the triggers that make the database refuse UPDATE and DELETE
     of posted rows; SQLite gets the equivalent triggers.
     """
-    with _engine(database) as engine:
+    with _engine(database, create=True) as engine:
         where = _config(database).display_url()
         for history in schema_histories():
             before = history.current_revision(engine)

@@ -393,9 +393,9 @@ _DistFeeOpt = _DistAnnotated[
 _DistJsonOpt = _DistAnnotated[bool, typer.Option("--json", help="Print one JSON object per line.")]
 
 
-def _dist_fail(message: str) -> typer.Exit:
+def _dist_fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"airex: {message}", err=True)
-    return typer.Exit(2)
+    return typer.Exit(code)
 
 
 def _dist_period(text: str) -> PeriodSpec:
@@ -409,12 +409,16 @@ def _dist_period(text: str) -> PeriodSpec:
 
 @_dist_contextmanager
 def _dist_engine(database: str | None) -> _DistIterator[_DistEngine]:
-    """An engine on the database; airex errors exit with status 2, saying what."""
+    """An engine on the database; a payment refused exits with status 1, other airex errors
+    with status 2, saying what."""
     from airex.errors import AirexError
+    from airex.royalties.distribution import PaymentError
 
     with _dist_ledger_engine(database) as engine:
         try:
             yield engine
+        except PaymentError as exc:
+            raise _dist_fail(str(exc), 1) from None
         except AirexError as exc:
             raise _dist_fail(str(exc)) from None
 
@@ -503,8 +507,8 @@ def _dist_print(summaries: list[DistributionSummary], as_json: bool) -> None:
         "\n\nEach SettledDocument must be an invoice issued here by the payee to the payer, "
         "in its currency, applying no more than is still open on it; otherwise nothing of "
         "that file is recorded. A file recorded before changes nothing.\n\n"
-        "Exit status: 0 all recorded, 1 a file is not a valid message, 2 a payment was "
-        "refused (or a usage error)."
+        "Exit status: 0 all recorded, 1 a file is not a valid payment notification or a "
+        "payment was refused, 2 a usage, configuration or database error."
     ),
 )
 def pay(
@@ -537,7 +541,7 @@ def pay(
         message = airex.parse(name)
         if not isinstance(message, PaymentNotificationMessage):
             raise _dist_fail(
-                f"{name} is a {message.message_type}, not a PaymentNotificationMessage"
+                f"{name} is a {message.message_type}, not a PaymentNotificationMessage", 1
             )
         messages.append(message)
     with _dist_engine(database) as engine:

@@ -14,6 +14,10 @@ away) is finished by any watcher once it has been there ``recover_after`` second
 default: long enough that it is not another watcher's file in the middle of being taken): a
 token already recorded means the file was received (it is only deleted), else it is
 received now. Polling, not inotify: it works the same on network file systems.
+
+Everything goes to the ``airex.exchange.watcher`` logger at INFO: what ``serve`` starts on (the
+exchange's folder, database and broker, passwords masked), each drop folder when it is first
+watched, and one line for each file or batch taken (the party, its path, the received ids).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 from airex.exchange.models import PartyRecord
 from airex.exchange.pipeline import Exchange
@@ -54,6 +59,7 @@ class DropWatcher:
     recover_after: float = 30.0
     _seen: dict[Path, _Seen] = field(default_factory=dict)
     _incomplete: dict[Path, tuple[int, int, int]] = field(default_factory=dict)
+    _watched: dict[str, str] = field(default_factory=dict)
 
     def scan_once(self) -> int:
         """Look at every drop folder once; take what is complete. Returns how many files
@@ -68,6 +74,9 @@ class DropWatcher:
         assert party.folder is not None
         drop = Path(party.folder) / "drop"
         taking = drop / _TAKING
+        if self._watched.get(party.party_id) != str(drop):
+            self._watched[party.party_id] = str(drop)
+            log.info("watching %s's drop folder %s", party.party_id, drop)
         self._recover(party, taking)
         try:
             names = sorted(os.listdir(drop))
@@ -126,8 +135,10 @@ class DropWatcher:
                 )
                 for token, p in singles
             ]
-            self.exchange.receive(items)
-            for _, path in singles:
+            ids = self.exchange.receive(items)
+            for index, (_, path) in enumerate(singles):
+                received = f"#{ids[index]}" if len(ids) == len(singles) else "received before"
+                log.info("%s: took %s: %s", party.party_id, _dropped(path), received)
                 path.unlink(missing_ok=True)
         for token, path in claimed:
             if (token, path) in singles:
@@ -139,11 +150,23 @@ class DropWatcher:
                 # a zip without its BatchComplete file: never processed; given back, under
                 # its own name, and left alone until it changes
                 back = path.parent.parent / path.name.split("__", 1)[1]
+                log.warning(
+                    "%s: %s has no BatchComplete file: not taken, left until it changes",
+                    party.party_id,
+                    back,
+                )
                 os.rename(path, back)
                 signature = _signature(back)
                 if signature is not None:
                     self._incomplete[back] = signature
                 continue
+            log.info(
+                "%s: took %s %s: %s",
+                party.party_id,
+                "batch" if intake.batch_id else "file",
+                _dropped(path) + (f" (BatchId {intake.batch_id})" if intake.batch_id else ""),
+                ", ".join(f"#{i}" for i in intake.received_ids) or "received before",
+            )
             _remove(path)
 
     def _recover(self, party: PartyRecord, taking: Path) -> None:
@@ -170,6 +193,43 @@ class DropWatcher:
         if pending:
             log.info("%s: taking %d file(s) a stopped watcher left", party.party_id, len(pending))
             self._receive(party, pending)
+
+
+def _dropped(path: Path) -> str:
+    """Where a file taken into ``drop/.taking/<token>__<name>`` was dropped: ``drop/<name>``."""
+    return str(path.parent.parent / path.name.split("__", 1)[-1])
+
+
+def _masked_url(url: str) -> str:
+    """``url`` with the password of its user part, if any, shown as ``***``."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<malformed URL>"
+    if password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+
+
+def _starting(exchange: Exchange, *, watch: bool, relay: bool) -> None:
+    settings = exchange.settings
+    broker = (
+        f"the embedded broker in {settings.broker_dir}"
+        if settings.embedded_broker
+        else _masked_url(settings.broker_url)
+    )
+    jobs = " and ".join(
+        job for job, on in (("watching drop folders", watch), ("relaying", relay)) if on
+    )
+    log.info(
+        "airex serve: %s for the exchange in %s; database %s; broker %s",
+        jobs or "nothing to do",
+        settings.home,
+        settings.database.display_url(),
+        broker,
+    )
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -227,6 +287,7 @@ def serve(
     stop = stop or threading.Event()
     watcher = DropWatcher(exchange)
     settings = exchange.settings
+    _starting(exchange, watch=watch, relay=relay)
     if threading.current_thread() is threading.main_thread() and not once:
 
         def _stop(signum: int, frame: FrameType | None) -> None:

@@ -238,7 +238,7 @@ def test_deferred_distribution_json_and_refusals(priced: tuple[str, Path]) -> No
         == ""
     )
     over = run("royalties", "pay", str(payment_file(folder, "210.01", "PAY-2")), "--database", url)
-    assert over.exit_code == 2
+    assert over.exit_code == 1  # input refused (exit 2 is for usage and environment errors)
     assert "only 21000 of the invoice's 31000 are still open" in over.stderr
     bad = run("royalties", "distribute", "--period", "2026-Q5", "--database", url)
     assert bad.exit_code == 2
