@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -302,3 +303,90 @@ def test_registry_help_shows_examples() -> None:
     assert result.exit_code == 0
     for word in ("import", "check", "works", "airex registry check --licence"):
         assert word in result.stdout
+
+
+def _xml_report(path: Path) -> Path:
+    """RECORDS as an XML usage report under the Harmonia licence."""
+    from airex.formats.usage import XmlUsageWriter
+
+    header = ReportHeader(
+        message_header=MessageHeader.build(DEV, CMO),
+        report_id="CAD-UR-TEST",
+        licence_id=LICENCE,
+        reporting_period=Period(start_date=date(2026, 1, 1), end_date=date(2026, 3, 31)),
+        number_of_records=len(RECORDS),
+    )
+    with XmlUsageWriter(path, header, number_of_records=len(RECORDS)) as writer:
+        for line, (ids, use_type) in enumerate(RECORDS, start=1):
+            writer.write(UsageRow(ids, use_type, Decimal(1000), "Token", None, None, line, ""))
+    return path
+
+
+def _dump(db: Db) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of the database."""
+    import sqlalchemy as sa
+
+    tables = sa.inspect(db.engine).get_table_names()
+    with db.engine.connect() as connection:
+        return {
+            table: sorted(
+                map(tuple, connection.execute(sa.text(f'SELECT * FROM "{table}"'))), key=repr
+            )
+            for table in tables
+        }
+
+
+def test_check_refuses_a_damaged_report_writing_nothing(imported: Db, tmp_path: Path) -> None:
+    """A report cut short (after a record, in a record, before its last end tag), a cut gzip,
+    garbage or an empty file: exit 1, ``file:line: XmlNotWellFormed`` on stderr, no decisions
+    file (nor its temporary) in the output folder, the database unchanged; no traceback."""
+    import gzip
+
+    text = _xml_report(tmp_path / "whole.xml").read_text(encoding="utf-8")
+    second = text.index("<UsageRecord>", text.index("<UsageRecord>") + 1)
+    cuts = {
+        "after-record.xml": text[: text.index("</UsageRecord>", second) + 14].encode(),
+        "in-record.xml": text[: second + 20].encode(),
+        "no-end.xml": text[: text.rindex("</UsageReportMessage>")].encode(),
+        "cut.xml.gz": gzip.compress(text.encode())[:-40],
+        "garbage.xml": b"\x00\x01 not xml \xff" * 20,
+        "empty.xml": b"",
+    }
+    folder = tmp_path / "in"
+    folder.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    before = _dump(imported)
+    for name, data in cuts.items():
+        path = folder / name
+        path.write_bytes(data)
+        result = run(
+            imported, "check", "--licence-file", str(LICENCE_FILE), "--out", str(out / "d.tsv"),
+            str(path),
+        )  # fmt: skip
+        assert result.exit_code == 1, (name, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), name
+        assert re.search(
+            rf"^{re.escape(str(path))}:\d+: XmlNotWellFormed: ", result.stderr, re.M
+        ), (
+            name,
+            result.stderr,
+        )
+        assert list(out.iterdir()) == [], name
+    assert _dump(imported) == before
+
+
+def test_check_says_one_thing_of_a_folder_or_a_missing_file(imported: Db, tmp_path: Path) -> None:
+    """A folder given as the report, or no such file: exit 2, the one phrasing."""
+    folder = tmp_path / "q1.xml"
+    folder.mkdir()
+    result = run(imported, "check", str(folder))
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"airex: USAGE_FILE: {folder}: cannot read the file: it is a folder\n",
+    )
+    result = run(imported, "check", str(tmp_path / "none.xml"))
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"airex: USAGE_FILE: {tmp_path / 'none.xml'}: no such file\n",
+    )

@@ -141,7 +141,8 @@ def _write(line: str) -> None:
         "imported file prints FILE: N works: new works, new versions, unchanged, conflicts; "
         "each conflict (an identifier another work holds) follows on its own line. Importing "
         "the same message again changes nothing.\n\nExit status: 0 when every file was "
-        "imported, 1 when any was invalid or refused, 2 on a usage error."
+        "imported, 1 when any was invalid or refused, 2 on a usage, configuration or database "
+        "error (e.g. no database: run airex db upgrade first)."
     ),
 )
 def import_(
@@ -273,10 +274,10 @@ def _scope_from_file(path: str, licence_id: str | None) -> LicenceScope:
     if result.errors:
         for error in result.errors:
             typer.echo(format_error(name, error), err=True)
-        raise _fail(f"{name} is not a valid LicenceMessage")
+        raise _fail(f"{name} is not a valid LicenceMessage", 1)
     message = airex.parse(raw)
     if not isinstance(message, LicenceMessage):
-        raise _fail(f"{name} is a {message.message_type}, not a LicenceMessage")
+        raise _fail(f"{name} is a {message.message_type}, not a LicenceMessage", 1)
     licence = message.licence
     if licence_id is not None and licence.licence_id != licence_id:
         raise _fail(f"{name} is licence {licence.licence_id}, not {licence_id}")
@@ -301,7 +302,8 @@ def _scope_from_file(path: str, licence_id: str | None) -> LicenceScope:
         "status come from the grant register (the terms in force at the end of the "
         "reporting period; not in force if any state during the period was not Granted), or "
         "from --licence-file.\n\nExit status: 0 when every record is permitted, 1 when any "
-        "is not or the report has errors, 2 on a usage error."
+        "is not, the report has errors or the --licence-file is not a valid LicenceMessage, "
+        "2 on a usage, configuration or database error."
     ),
 )
 def check(
@@ -416,13 +418,29 @@ def check(
                         )
             except MessageInvalidError:
                 pass  # the reader has recorded why in reader.errors
+            if out is not None and _damaged(reader.errors):
+                raise _Discarded  # a report not read whole: no decisions file
     for error in reader.errors:
         typer.echo(format_error(error.file or display_name(files[0]), error), err=True)
+    if out is not None and _damaged(reader.errors):
+        typer.echo(f"airex: the report is damaged: nothing written to {out}", err=True)
     _summary(scope.licence_id, start, end, counts, registry.settings.regime)
     from airex.registry import Reason
 
     refused = sum(n for reason, n in counts.items() if not Reason(reason).permitted)
     raise typer.Exit(1 if refused or reader.errors else 0)
+
+
+_DAMAGE_CODES = frozenset({"FootMissing", "ReportPartMissing", "FileUnreadable"})
+
+
+class _Discarded(Exception):
+    """Raised in an ``_output`` block: what was written there is thrown away."""
+
+
+def _damaged(errors: list[Any]) -> bool:
+    """True when the report could not be read whole (cut short, broken, a part missing)."""
+    return any(e.status == "XmlNotWellFormed" or e.code in _DAMAGE_CODES for e in errors)
 
 
 @contextmanager
@@ -441,6 +459,8 @@ def _output(path: str | None) -> Iterator[TextIO]:
         with handle:
             yield handle
         os.replace(temporary, path)
+    except _Discarded:
+        pass  # the caller decided that what was written is not to be kept
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
