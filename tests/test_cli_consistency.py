@@ -201,3 +201,19 @@ def test_an_empty_database_file_is_not_upgraded_exit_2(
         assert result.exit_code == 2, (args, result.output)
         assert "run `airex db upgrade`" in result.stderr
         assert result.stdout == ""
+
+
+def test_refused_inputs_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An input refused is exit 1 whatever the command: a --licence-file that is not a
+    LicenceMessage, a batch sent without its BatchComplete file."""
+    monkeypatch.chdir(tmp_path)
+    assert run("db", "upgrade").exit_code == 0
+    not_a_licence = run("registry", "check", "--licence-file", str(DECLARATION), str(REPORT))
+    assert not_a_licence.exit_code == 1, not_a_licence.output
+    assert "is a WorkDeclarationMessage, not a LicenceMessage" in not_a_licence.stderr
+    batch = tmp_path / "20260420091500000"
+    batch.mkdir()
+    (batch / "request.xml").write_bytes(DECLARATION.read_bytes())
+    incomplete = run("send", str(batch), "--home", str(tmp_path / "exchange"))
+    assert incomplete.exit_code == 1, incomplete.output
+    assert "the batch has no BatchComplete file; not sent" in incomplete.stderr

@@ -170,8 +170,9 @@ def send(
 
     Prints one line per message, FILE: #ID received; with --wait, FILE: #ID STATUS and its
     errors, once a worker processed it. Exit status: 0 when every message was received (and,
-    with --wait, accepted), 1 when any was rejected or not processed in time, 2 on a usage
-    error.
+    with --wait, accepted), 1 when any was rejected or not processed in time or a batch is
+    incomplete (no BatchComplete file: nothing sent), 2 on a usage, configuration or
+    environment error (no such file, no database, ...).
     """
     for path in paths:
         if not path.exists():
@@ -186,7 +187,7 @@ def send(
             except OSError as exc:
                 raise _fail(f"cannot read {path}: {exc.strerror or exc}") from None
             if not intake.complete:
-                raise _fail(f"{path}: the batch has no BatchComplete file; not sent")
+                raise _fail(f"{path}: the batch has no BatchComplete file; not sent", 1)
             taken.append((path, intake))
         if wait <= 0:
             for path, intake in taken:
