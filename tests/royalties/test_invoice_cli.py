@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,7 @@ from typer.testing import CliRunner, Result
 
 import airex
 from airex.cli._app import app
+from airex.formats.usage import open_report
 from airex.messages import AcknowledgementMessage, InvoiceMessage
 
 __all__ = ["sqlite_engine"]  # a fixture, imported for pytest
@@ -137,7 +141,19 @@ def test_a_refused_report_exits_1_saying_why(sqlite_engine: Engine, tmp_path: Pa
     assert result.exit_code == 1
     assert "airex: report CAD-UR-2026-Q1 not priced:" in result.stderr
     assert "no state in the grant register" in result.stderr
-    assert not out.exists()
+    message_id = open_report(path).header.message_header.message_id
+    (ack_file,) = out.iterdir()  # the acknowledgement of the refusal, and nothing else
+    assert ack_file.name == f"ACK_{message_id}.xml"
+    assert f"wrote {ack_file}" in result.stderr
+    assert airex.check(ack_file).errors == []
+    ack = airex.parse(ack_file)
+    assert isinstance(ack, AcknowledgementMessage)
+    (entry,) = ack.acknowledgements
+    assert str(entry.message_status) == "UnknownReference"
+    assert [e.error_code for e in entry.errors] == ["UnknownLicence"]
+    assert "no state in the grant register" in str(entry.errors[0].error_text)
+    assert entry.acknowledged_file_name == "q1.xml"
+    assert entry.acknowledged_message_id == message_id
 
 
 def test_usage_errors_exit_2(sqlite_engine: Engine, tmp_path: Path) -> None:
@@ -160,3 +176,109 @@ def test_help_shows_examples() -> None:
         result = run("royalties", command, "--help")
         assert result.exit_code == 0
         assert "Examples:" in result.stdout
+
+
+def _dump(engine: Engine) -> dict[str, list[str]]:
+    """Every row of every table, as text, sorted: the whole database, to compare."""
+    import sqlalchemy as sa
+
+    with engine.connect() as connection:
+        return {
+            table: sorted(
+                repr(tuple(row)) for row in connection.execute(sa.text(f'SELECT * FROM "{table}"'))
+            )
+            for table in sa.inspect(engine).get_table_names()
+        }
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(os.listdir(folder)) if folder.exists() else []
+
+
+def test_a_damaged_report_is_refused_nothing_stored_posted_or_invoiced(
+    setup: tuple[str, Path], sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """A report cut short at several points or in its gzip stream: exit 1, its
+    ``file:line: XmlNotWellFormed`` error on stderr, the database unchanged (nothing stored
+    nor posted), no invoice, only the ACK_ of the refusal; a file with no readable header (no
+    one to answer) leaves the output folder empty. Never a traceback."""
+    url, whole = setup
+    text = whole.read_text(encoding="utf-8")
+    second = text.index("<UsageRecord>", text.index("<UsageRecord>") + 1)
+    damaged = {
+        "in-record.xml": text[: second + len("<UsageRecord><WorkId Ty")].encode(),
+        "in-quantity.xml": text[: text.index("<Quantity", second) + 30].encode(),
+        "after-record.xml": text[: text.index("</UsageRecord>", second) + 14].encode(),
+        "after-list.xml": text[: text.rindex("</UsageRecordList>") + 18].encode(),
+        "no-end.xml": text[: text.rindex("</UsageReportMessage>")].encode(),
+    }
+    headerless = {  # (a gzip stream this small is refused at its first read: no header)
+        "cut.xml.gz": gzip.compress(text.encode())[:-30],
+        "garbage.xml": b"\x00\x01 garbage \xff" * 40,
+        "empty.xml": b"",
+    }
+    folder = tmp_path / "in"
+    folder.mkdir()
+    before = _dump(sqlite_engine)
+    for name, data in {**damaged, **headerless}.items():
+        path = folder / name
+        path.write_bytes(data)
+        out = tmp_path / f"out-{name}"
+        result = run(
+            "royalties", "invoice", str(path), "--out", str(out), "--today", "2026-04-20",
+            "--database", url,
+        )  # fmt: skip
+        assert result.exit_code == 1, (name, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), name
+        assert re.search(
+            rf"^{re.escape(str(path))}:\d+: XmlNotWellFormed: ", result.stderr, re.MULTILINE
+        ), (name, result.stderr)
+        assert "Traceback" not in result.output
+        assert _dump(sqlite_engine) == before, name
+        if name in headerless:
+            assert _files(out) == [], name
+            continue
+        (ack_file,) = _files(out)
+        assert ack_file.startswith("ACK_"), name
+        ack = airex.parse(out / ack_file)
+        assert isinstance(ack, AcknowledgementMessage)
+        (entry,) = ack.acknowledgements
+        assert str(entry.message_status) == "XmlNotWellFormed", name
+        assert entry.errors[0].error_code == "XmlNotWellFormed"
+        assert entry.errors[0].line_number is not None
+
+
+def test_file_errors_are_phrased_one_way(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """A folder or a missing file given to invoice or pay: exit 2, ``airex: PARAM: path:
+    cannot read the file: it is a folder`` / ``no such file``; never ``[Errno`` nor ``:0:``."""
+    folder = tmp_path / "q1.xml"
+    folder.mkdir()
+    missing = tmp_path / "none.xml"
+    url = str(sqlite_engine.url)
+    cases = [
+        (
+            ("royalties", "invoice", str(folder)),
+            f"airex: REPORT: {folder}: " + "cannot read the file: it is a folder",
+        ),
+        (("royalties", "invoice", str(missing)), f"airex: REPORT: {missing}: no such file"),
+        (
+            ("royalties", "pay", str(folder)),
+            f"airex: FILE: {folder}: " + "cannot read the file: it is a folder",
+        ),
+        (("royalties", "pay", str(missing)), f"airex: FILE: {missing}: no such file"),
+    ]
+    for args, said in cases:
+        result = run(*args, "--database", url)
+        assert (result.exit_code, result.stderr) == (2, said + "\n"), args
+
+
+def test_pay_prints_errors_without_a_made_up_line(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """An error without a line (an empty file) is ``file: CODE: message``, never ``file:0:``."""
+    path = tmp_path / "payment.xml"
+    path.write_bytes(b"")
+    result = run("royalties", "pay", str(path), "--database", str(sqlite_engine.url))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{path}:1: XmlNotWellFormed: ") or (
+        result.stderr.startswith(f"{path}: ")
+    )
+    assert ":0:" not in result.stderr

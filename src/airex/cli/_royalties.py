@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from airex.cli._files import display_name, format_error, require_files
 from airex.cli._ledger import DatabaseOpt, _emit_json, _engine, _table
 
 if TYPE_CHECKING:
+    from airex.errors import MessageError
     from airex.formats.usage import UsageReader, UsageRow
     from airex.royalties import InvoiceResult
 
@@ -187,6 +189,9 @@ def _summary(result: InvoiceResult, written: list[Path]) -> None:
         "  airex royalties invoice q1.tsv --today 2026-04-20 --database sqlite:///cmo.db\n"
         "\n\nWrites <InvoiceId>.xml for each document issued and ACK_<MessageId>.xml (status "
         "MessageAccepted; usage held back listed as warnings, at most 1000, then a count). "
+        "A report refused (unknown licence, damaged or invalid) gets only its ACK_ file, "
+        "with the refusal's status and errors (none when not even its header can be read); "
+        "nothing of it is stored or posted. "
         "Pricing the same report again writes the stored documents and posts nothing new. "
         "The CMO is $AIREX_CMO_PARTY_ID (default: the licensor of the licence); the "
         "registry's regime is $AIREX_PREFERENCE_REGIME. Exit status: 0 priced, 1 report "
@@ -225,8 +230,9 @@ def invoice(
     database: DatabaseOpt = None,
 ) -> None:
     """Price a usage report under its licence's tariffs; issue, store and post the invoice."""
-    from airex.errors import AirexError, MessageInvalidError
+    from airex.errors import MessageInvalidError
     from airex.formats.usage import open_report
+    from airex.messages import serialise
     from airex.registry import Registry, RegistryError, RegistrySettings
     from airex.royalties import (
         InvoiceService,
@@ -234,20 +240,30 @@ def invoice(
         ReportRefusedError,
         RoyaltiesError,
         RoyaltySettings,
+        refusal_acknowledgement,
     )
 
+    require_files(report, param="REPORT")
     try:
         reader = open_report(report)
+    except ValueError as exc:  # the form cannot be told, or XML and flat files mixed
+        raise _fail(f"{exc}", _EXIT_USAGE) from None
+    try:
         header = reader.header
-    except (OSError, ValueError) as exc:
-        code = _EXIT_REFUSED if isinstance(exc, AirexError) else _EXIT_USAGE
-        raise _fail(f"{exc}", code) from None
+    except MessageInvalidError as exc:  # no header to answer: no acknowledgement either
+        _print_errors(exc.errors, report[0])
+        raise _fail(
+            f"{display_name(report[0])}: the report cannot be read: nothing priced, and no "
+            "acknowledgement written (the report's header names no one to send it to)",
+            _EXIT_REFUSED,
+        ) from None
     try:
         settings = RoyaltySettings.from_env()
         registry_settings = RegistrySettings.from_env()
     except (RoyaltiesError, RegistryError) as exc:
         raise _fail(str(exc), _EXIT_USAGE) from None
     issue_date: date | None = today.date() if today is not None else None
+    refused: list[MessageError] = []
     with _engine(database) as engine:
         try:
             service = InvoiceService(engine, settings, Registry(engine, registry_settings))
@@ -256,19 +272,39 @@ def invoice(
                     _counted(reader, refresh), header=header, today=issue_date, form=_form(reader)
                 )
         except MessageInvalidError as exc:
-            raise _fail(f"{exc}", _EXIT_REFUSED) from None
-        except (ReportRefusedError, PricingError) as exc:
-            raise _fail(f"report {header.report_id} not priced: {exc}", _EXIT_REFUSED) from None
+            _print_errors(exc.errors, report[0])
+            refused = list(exc.errors)
+        except ReportRefusedError as exc:
+            typer.echo(f"airex: report {header.report_id} not priced: {exc}", err=True)
+            refused = [exc.message_error()]
+        except PricingError as exc:
+            typer.echo(f"airex: report {header.report_id} not priced: {exc}", err=True)
+            refused = [ReportRefusedError(str(exc)).message_error()]
         except (RoyaltiesError, RegistryError) as exc:
             raise _fail(str(exc), _EXIT_USAGE) from None
+    if refused:
+        cmo = settings.cmo_party_id or header.message_header.message_recipients[0].party_id
+        ack = refusal_acknowledgement(
+            header.message_header,
+            refused,
+            sender=cmo,
+            file_name=os.path.basename(report[0]),
+        )
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            path = _write_file(out, f"ACK_{header.message_header.message_id}.xml", serialise(ack))
+        except OSError as exc:
+            raise _fail(f"cannot write to {out}: {exc.strerror or exc}", _EXIT_USAGE) from None
+        raise _fail(
+            f"report {header.report_id} refused: nothing priced, stored or posted; wrote {path}",
+            _EXIT_REFUSED,
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         written = [
             _write_file(out, f"{document.invoice_id}.xml", document.message)
             for document in result.documents
         ]
-        from airex.messages import serialise
-
         ack = result.acknowledgement(file_name=os.path.basename(report[0]))
         written.append(
             _write_file(out, f"ACK_{header.message_header.message_id}.xml", serialise(ack))
@@ -276,6 +312,12 @@ def invoice(
     except OSError as exc:
         raise _fail(f"cannot write to {out}: {exc.strerror or exc}", _EXIT_USAGE) from None
     _summary(result, written)
+
+
+def _print_errors(errors: list[MessageError], fallback: str) -> None:
+    """Each error as ``file:line: CODE path: message`` on standard error."""
+    for error in errors:
+        typer.echo(format_error(display_name(error.file or fallback), error), err=True)
 
 
 def _form(reader: UsageReader) -> str:
@@ -528,15 +570,12 @@ def pay(
     import airex
     from airex.messages import PaymentNotificationMessage
 
+    require_files(files)
     messages = []
     for name in files:
         result = airex.check(name)
         if result.errors:
-            for error in result.errors:
-                typer.echo(
-                    f"{name}:{error.line or 0}: {error.code} {error.path or ''}: {error.message}",
-                    err=True,
-                )
+            _print_errors(result.errors, name)
             raise typer.Exit(1)
         message = airex.parse(name)
         if not isinstance(message, PaymentNotificationMessage):

@@ -55,7 +55,12 @@ from airex.royalties._types import (
     ReportUsage,
     ReportWorks,
 )
-from airex.royalties._warnings import WARNING_LIMIT, held_warning, warnings_for
+from airex.royalties._warnings import (
+    WARNING_LIMIT,
+    held_warning,
+    refusal_acknowledgement,
+    warnings_for,
+)
 from airex.royalties.distribution import (
     Distribution,
     DistributionError,
@@ -167,6 +172,7 @@ __all__ = [
     "line_basis",
     "load_priced_invoice",
     "price_report",
+    "refusal_acknowledgement",
     "require_current",
     "statement_id",
     "upgrade",

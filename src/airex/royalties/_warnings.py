@@ -26,6 +26,7 @@ __all__ = [
     "WARNING_LIMIT",
     "acknowledgement",
     "held_warning",
+    "refusal_acknowledgement",
     "warnings_for",
 ]
 
@@ -135,6 +136,43 @@ def acknowledgement(
                         error_text=_clip(w.message),
                     )
                     for w in warnings
+                ],
+            )
+        ],
+    )
+
+
+def refusal_acknowledgement(
+    header: MessageHeader,
+    errors: Sequence[MessageError],
+    *,
+    sender: str,
+    file_name: str | None = None,
+) -> AcknowledgementMessage:
+    """The AcknowledgementMessage of a usage report refused whole (not priced): from ``sender``
+    to the report's sender, the status of the first error (``XmlNotWellFormed`` for a damaged
+    report, ``BusinessRuleViolation`` for an unknown licence...), every error listed."""
+    status = AckStatus(errors[0].status.value) if errors else AckStatus.BUSINESS_RULE_VIOLATION
+    reply = MessageHeader.build(
+        sender,
+        header.message_sender.party_id,
+        thread_id=header.message_thread_id,
+    )
+    return AcknowledgementMessage(
+        message_header=reply,
+        acknowledgements=[
+            Acknowledgement(
+                acknowledged_message_id=header.message_id,
+                acknowledged_file_name=file_name,
+                message_status=status,
+                errors=[
+                    AcknowledgementError(
+                        error_code=e.code,
+                        path=e.path,
+                        line_number=e.line if e.line is not None and e.line >= 1 else None,
+                        error_text=_clip(e.message + (f" ({e.file})" if e.file else "")),
+                    )
+                    for e in errors
                 ],
             )
         ],
