@@ -120,8 +120,7 @@ def demo(
         statements.add_row(party, statement_id, f"{gross:,}", f"{fee:,}", f"{net:,}")
     console.print(statements)
     console.print(result.ledger_report)
-    from airex.demo import GUIDE_NAME, held_summary
-    from airex.demo._guide import commands
+    from airex.demo import GUIDE_NAME, guide_commands, held_summary
 
     console.print()
     for line in held_summary(result):
@@ -131,6 +130,6 @@ def demo(
         "To look further:",
         soft_wrap=True,
     )
-    for line in commands(result, relative=False):
+    for line in guide_commands(result, relative=False):
         console.print(f"  {line}", soft_wrap=True)
     raise typer.Exit(0 if result.ledger_ok else 1)

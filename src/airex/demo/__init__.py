@@ -8,7 +8,7 @@ exchange on that clock, plays the parties, reports what happened and leaves a gu
 """
 
 from airex.demo._fleet import DemoError
-from airex.demo._guide import GUIDE_NAME, held_summary
+from airex.demo._guide import GUIDE_NAME, guide_commands, held_summary
 from airex.demo._preflight import DemoConfigError, masked_broker_url
 from airex.demo._run import DemoInterrupted, DemoResult, run_demo
 from airex.demo._scenario import MIN_WORKS, TIMELINE, WORKS_PER_DECLARATION, Cast, Scenario
@@ -24,6 +24,7 @@ __all__ = [
     "DemoInterrupted",
     "DemoResult",
     "Scenario",
+    "guide_commands",
     "held_summary",
     "masked_broker_url",
     "run_demo",

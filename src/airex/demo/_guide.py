@@ -42,7 +42,7 @@ def held_summary(result: DemoResult) -> list[str]:
     return lines
 
 
-def commands(result: DemoResult, *, relative: bool = True) -> list[str]:
+def guide_commands(result: DemoResult, *, relative: bool = True) -> list[str]:
     """The commands to look at what the run made (file names relative to the demo's folder
     unless ``relative`` is False)."""
     database = shlex.quote(result.database)
@@ -97,7 +97,7 @@ def write_guide(result: DemoResult) -> Path:
     text += [
         "",
         "To look at them (from this folder)",
-        *(f"  {line}" for line in commands(result)),
+        *(f"  {line}" for line in guide_commands(result)),
         "  airex show FILE   (any message above, in readable form)",
         "",
     ]
