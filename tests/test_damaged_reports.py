@@ -378,3 +378,27 @@ def test_damaged_flat_reports_are_refused_with_file_and_line(tmp_path: Path) -> 
         converted = run("usage", "convert", path, out / "r.xml")
         assert converted.exit_code == 1, (name, converted.output)
         assert _listing(out) == {}
+
+
+def test_a_record_the_schema_did_not_stop_is_reported_never_a_crash(
+    report_text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should a record without a WorkId or with a Quantity that is not a number ever get past
+    the schema (here: no schema at all), it is an error of that record, never an IndexError
+    downstream nor a decimal exception."""
+    from airex.formats.usage import _xml
+
+    monkeypatch.setattr(_xml, "xml_schema", lambda: None)
+    first = report_text.index("<WorkId")
+    text = report_text[:first] + report_text[report_text.index("</WorkId>") + 9 :]
+    text = text.replace('Unit="Token">2<', 'Unit="Token">two<', 1)
+    path = tmp_path / "odd.xml"
+    path.write_text(text, encoding="utf-8")
+    rows, reader = _read(path)
+    assert [(e.code, e.path) for e in reader.errors] == [
+        ("MissingElement", "/UsageReportMessage/UsageReport/UsageRecordList/UsageRecord[1]"),
+        ("MissingElement", "/UsageReportMessage/UsageReport/UsageRecordList/UsageRecord[2]"),
+    ]
+    assert all(e.line for e in reader.errors)
+    assert len(rows) == 1
+    UsageTotals().add_all(rows)
