@@ -9,7 +9,7 @@ commits. Each pair is kept, with the effects counted before and after the second
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,10 @@ import sqlalchemy as sa
 from exchange_support import CMO, DEV, RH1, RH2, Env
 from sqlalchemy.engine import Engine
 
-from airex.demo import Cast, Scenario
+from airex.demo import TIMELINE, Cast, Scenario
 from airex.exchange import ActionResult, Exchange, ReceivedMessage
 from airex.exchange.actions import CmoBusinessActions
+from airex.exchange.settings import write_clock
 from airex.formats.usage import XmlUsageWriter
 from airex.messages import AirexMessage, parse, serialise
 from airex.messages.codes import PartyRole
@@ -44,6 +45,16 @@ def cast() -> Cast:
         ),
         developer=Party(party_id=DEV, party_name="Lookout AI", party_role=PartyRole.AI_DEVELOPER),
     )
+
+
+def on_scenario_clock(env: Env, step: str) -> None:
+    """Run ``env``'s exchange on the scenario's clock, at ``step`` of :data:`TIMELINE` (as
+    ``airex demo`` does): call it before the first exchange or actions are made on ``env``, then
+    again at each step to move the clock on."""
+    path = env.settings.home.parent / "scenario-clock"
+    write_clock(path, TIMELINE[step])
+    if env.settings.clock_file != path:
+        env.settings = replace(env.settings, clock_file=path)
 
 
 def real_actions(env: Env, *, regime: Regime = Regime.OPT_OUT) -> CmoBusinessActions:

@@ -9,7 +9,7 @@ twice and every answer is the same, byte for byte.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from actions_support import (
     acknowledged,
     cast,
     effect_counts,
+    on_scenario_clock,
     parsed,
     real_actions,
     run_pending,
@@ -28,7 +29,7 @@ from actions_support import (
 from exchange_support import CMO, DEV, RH1, RH2, Env
 
 from airex.batch import pack
-from airex.demo import Scenario
+from airex.demo import TIMELINE, Scenario
 from airex.ledger import AccountKey, AccountKind, GrantRegister, Journal, check_ledger
 from airex.messages import (
     InvoiceMessage,
@@ -51,6 +52,7 @@ def test_whole_cycle_through_the_pipeline(backend: Env, tmp_path: Path) -> None:
     the invoice paid, each rightsholder stated and paid out, the ledger settled (receivable,
     pool and payables zero; cash = fee + suspense; fee = 15 % of each line) and checked; each
     action run twice posts nothing twice and answers the same bytes."""
+    on_scenario_clock(backend, "declarations")  # each step on the scenario's clock, as the demo
     twice = TwiceActions(real_actions(backend))
     exchange = backend.exchange(actions=twice)
     scenario = Scenario(RECORDS, seed=11, cast=cast())
@@ -67,9 +69,11 @@ def test_whole_cycle_through_the_pipeline(backend: Env, tmp_path: Path) -> None:
         assert acknowledged(exchange, send(exchange, declaration, RH2)) == (ACCEPTED, [])
 
     # offer (the CMO's own message: routed, not acted on), request, licence
+    on_scenario_clock(backend, "offer")
     offer_id = send(exchange, scenario.offer(), CMO)
     assert exchange.received_message(offer_id).status == ACCEPTED
     assert twice.of_type("LicenceOfferMessage") == []
+    on_scenario_clock(backend, "request")
     request_id = send(exchange, scenario.request(), DEV)
     assert acknowledged(exchange, request_id) == (ACCEPTED, [])
     (licence_bytes,) = sent_by_cmo(exchange, "LicenceMessage")
@@ -89,6 +93,7 @@ def test_whole_cycle_through_the_pipeline(backend: Env, tmp_path: Path) -> None:
     assert f"{CMO}_{licence.message_id}.xml" in backend.inbox_files(DEV)
 
     # usage report → invoice (held usage as warnings)
+    on_scenario_clock(backend, "usage report")
     report = usage_report(scenario, granted.licence_id, tmp_path)
     report_id = send(exchange, report, DEV, "q1-report.xml")
     status, codes = acknowledged(exchange, report_id)
@@ -107,6 +112,7 @@ def test_whole_cycle_through_the_pipeline(backend: Env, tmp_path: Path) -> None:
     assert journal.balance(receivable).minor == _cent(total)
 
     # payment → distribution → a statement and a payout for each rightsholder
+    on_scenario_clock(backend, "payment")
     payment_id = send(exchange, scenario.payment(invoice, paid_on=PAID_ON), DEV)
     assert acknowledged(exchange, payment_id) == (ACCEPTED, [])
     statements = [parsed(b) for b in sent_by_cmo(exchange, "RoyaltyStatementMessage")]
@@ -192,11 +198,13 @@ def test_licence_is_issued_when_the_exchange_received_the_request(embedded: Env)
     """The licence is issued at the time the exchange took the request in (stored, so a redo
     issues the same), not at the request's own MessageCreatedDateTime: a backdated request
     neither backdates the licence nor revives an expired offer."""
+    on_scenario_clock(embedded, "request")
     exchange = embedded.exchange(actions=real_actions(embedded))
     scenario = Scenario(5, seed=3, cast=cast())
     send(exchange, scenario.offer(), CMO)
     request = scenario.request()
-    request.message_header.message_created_date_time = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
+    backdated = TIMELINE["request"] - timedelta(days=40, hours=3, minutes=5, seconds=6)
+    request.message_header.message_created_date_time = backdated
     received_id = send(exchange, request, DEV)
     received_at = exchange.received_message(received_id).received_at
     (licence,) = map(parsed, sent_by_cmo(exchange, "LicenceMessage"))

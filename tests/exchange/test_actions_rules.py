@@ -16,6 +16,7 @@ from actions_support import (
     acknowledged,
     cast,
     effect_counts,
+    on_scenario_clock,
     parsed,
     real_actions,
     send,
@@ -24,7 +25,7 @@ from actions_support import (
 )
 from exchange_support import CMO, DEV, RH1, RH2, Env, payment
 
-from airex.demo import Scenario
+from airex.demo import TIMELINE, Scenario
 from airex.exchange import Exchange
 from airex.ledger import AccountKey, AccountKind, GrantRegister, Journal, check_ledger
 from airex.messages import (
@@ -76,7 +77,9 @@ class World:
 
 @pytest.fixture
 def world(embedded: Env) -> World:
-    """The real actions on SQLite; DEV2 a second developer in the directory."""
+    """The real actions on SQLite, on the scenario's clock when the licence is requested; DEV2
+    a second developer in the directory."""
+    on_scenario_clock(embedded, "request")
     exchange = embedded.exchange(actions=real_actions(embedded))
     exchange.directory.add(DEV2, "Other AI", "AIDeveloper")
     return World(embedded, exchange, Scenario(40, seed=5, cast=cast()))
@@ -115,8 +118,9 @@ def _payment(world: World, invoice: InvoiceMessage, cents: int, day: date) -> by
 
 # --- licence requests ----------------------------------------------------------------------
 
-PAST = datetime(2026, 1, 1, tzinfo=UTC)
-LATELY = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+# The world's exchange runs on the scenario's clock, at the request's instant.
+PAST = TIMELINE["request"] - timedelta(days=30)
+LATELY = TIMELINE["request"] - timedelta(hours=1)
 """An offer that expired an hour before the test ran."""
 
 
