@@ -45,8 +45,7 @@ from pathlib import Path
 import psycopg
 import sqlalchemy as sa
 
-from airex.cli._ledger import schema_histories
-from airex.db import DatabaseConfig, create_engine
+from airex.db import DatabaseConfig, create_engine, schema_histories
 from airex.exchange import Exchange, ExchangeSettings, Incoming
 from airex.messages import LicenceRequest, LicenceRequestMessage, MessageHeader, Party, serialise
 

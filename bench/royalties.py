@@ -248,8 +248,7 @@ def record_licence(engine: Any, message: Any) -> None:
 
 def make_database(args: argparse.Namespace, path: Path) -> None:
     """Migrate a SQLite database, import the registry, record the licence (cached)."""
-    from airex.cli._ledger import schema_histories
-    from airex.db import DatabaseConfig, create_engine
+    from airex.db import DatabaseConfig, create_engine, schema_histories
     from airex.registry import Registry
 
     if _ready(path):

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import iscc_core
 from hypothesis import strategies as st
 
-from airex.messages._iso import country_codes, currency_codes, quantize_minor
+from airex.iso import country_codes, currency_codes, quantize_minor
 from airex.messages.acknowledgement import (
     Acknowledgement,
     AcknowledgementError,

@@ -18,10 +18,10 @@ from typer.testing import CliRunner, Result
 
 from airex.cli import app
 from airex.errors import MessageStatus, XmlSyntaxError
-from airex.formats import parse_xml, stream_element_batches
 from airex.formats.usage import UsageRow, UsageTotals, WorkRef, XmlUsageReader, open_report
 from airex.formats.usage._generate import synthetic_header
 from airex.formats.usage._xml_writer import XmlUsageWriter
+from airex.xml import parse_xml, stream_element_batches
 
 NS = "{urn:airex:xml:1}"
 

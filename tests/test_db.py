@@ -7,8 +7,15 @@ from pathlib import Path
 import pytest
 
 import airex.db
-from airex.cli._ledger import SCHEMA_MODULES, schema_histories
-from airex.db import DatabaseConfig, DatabaseError, MigrationHistory, create_engine
+from airex.db import (
+    SCHEMA_MODULES,
+    DatabaseConfig,
+    DatabaseError,
+    MigrationHistory,
+    create_engine,
+    schema_histories,
+    upgrade_all,
+)
 
 
 def test_exports_are_pinned() -> None:
@@ -22,14 +29,18 @@ def test_exports_are_pinned() -> None:
             "DatabaseConfigError",
             "DatabaseError",
             "MigrationHistory",
+            "SCHEMA_MODULES",
             "SchemaNotCurrentError",
             "UTCDateTime",
+            "UpgradeStep",
             "backend_of",
             "chunked",
             "create_engine",
             "insert_for",
             "read_transaction",
             "run_write",
+            "schema_histories",
+            "upgrade_all",
             "write_transaction",
         ]
     )
@@ -86,3 +97,20 @@ def test_the_switch_to_wal_waits_for_a_writer_that_holds_the_file(tmp_path: Path
         releaser.join()
         newcomer.close()
         holder.close()
+
+
+def test_upgrade_all_brings_every_part_to_its_head_once(tmp_path: Path) -> None:
+    """upgrade_all creates every part's tables in SCHEMA_MODULES order and reports each step;
+    a second run changes nothing."""
+    engine = create_engine(DatabaseConfig(url=f"sqlite:///{tmp_path / 'airex.db'}"))
+    try:
+        first = upgrade_all(engine)
+        assert [step.name for step in first] == [h.name for h in schema_histories()]
+        assert all(step.before is None and step.after == step.head for step in first)
+        assert all(step.changed for step in first)
+        second = upgrade_all(engine)
+        assert [(s.before, s.after, s.changed) for s in second] == [
+            (s.head, s.head, False) for s in first
+        ]
+    finally:
+        engine.dispose()

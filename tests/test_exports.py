@@ -14,7 +14,7 @@ import pytest
 
 import airex
 
-PUBLIC_MODULES = ["airex", "airex.errors", "airex.messages", "airex.formats"]
+PUBLIC_MODULES = ["airex", "airex.errors", "airex.messages", "airex.xml", "airex.formats"]
 
 AIREX_ALL = [
     "MESSAGE_TYPES",
@@ -90,12 +90,12 @@ def test_all_lists_every_public_class_and_function(module_name: str) -> None:
 def test_top_level_names_are_the_same_objects_as_in_their_packages() -> None:
     """airex re-exports objects, not copies: airex.parse is airex.messages.parse, and so on."""
     import airex.errors
-    import airex.formats
     import airex.messages
+    import airex.xml
 
     for name in airex.__all__:
         if name == "__version__":
             continue
-        homes = [m for m in (airex.errors, airex.messages, airex.formats) if name in m.__all__]
-        assert homes, f"airex.{name} is exported by none of errors, messages, formats"
+        homes = [m for m in (airex.errors, airex.messages, airex.xml) if name in m.__all__]
+        assert homes, f"airex.{name} is exported by none of errors, messages, xml"
         assert all(getattr(m, name) is getattr(airex, name) for m in homes), name

@@ -19,7 +19,7 @@ from airex.errors import (
     XmlSecurityError,
     XmlSyntaxError,
 )
-from airex.formats import ParseLimits, _hardened, local_path, parse_xml
+from airex.xml import ParseLimits, _hardened, local_path, parse_xml
 
 NS = "urn:airex:xml:1"
 

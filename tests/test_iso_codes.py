@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airex.messages._iso import (
+from airex.iso import (
     _MINOR_UNITS,
     country_codes,
     currency_codes,

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import airex
 from airex.errors import MessageStatus
-from airex.messages._iso import minor_unit
+from airex.iso import minor_unit
 from airex.messages.codes import HashSumAlgorithmType, TariffType, UseType
 from airex.messages.common import AirexMessage, Territory, WorkId
 from airex.messages.identifiers import check_work_id

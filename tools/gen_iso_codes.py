@@ -1,7 +1,7 @@
 """Generate ``src/airex/schemas/airex-iso.xsd`` (ISO 4217 and ISO 3166-1 code lists) from pycountry.
 
 pycountry is a development/test dependency only: the package reads the generated XSD at run time
-(``airex.messages._iso``), never pycountry itself.
+(``airex.iso``), never pycountry itself.
 
 Usage::
 

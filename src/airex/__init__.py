@@ -24,7 +24,6 @@ from airex.errors import (
     XmlSecurityError,
     XmlSyntaxError,
 )
-from airex.formats import ParseLimits
 from airex.messages import (
     MESSAGE_TYPES,
     AirexMessage,
@@ -36,6 +35,7 @@ from airex.messages import (
     serialise,
     validate,
 )
+from airex.xml import ParseLimits
 
 __all__ = [
     "MESSAGE_TYPES",

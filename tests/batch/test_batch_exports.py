@@ -63,9 +63,9 @@ def test_every_public_name_is_documented() -> None:
     assert undocumented == []
 
 
-def test_batch_imports_only_messages_formats_and_errors() -> None:
-    """airex.batch's modules import nothing of airex but messages, formats, errors and itself."""
-    allowed = ("airex.batch", "airex.messages", "airex.formats", "airex.errors")
+def test_batch_imports_only_messages_xml_and_errors() -> None:
+    """airex.batch's modules import nothing of airex but messages, xml, errors and itself."""
+    allowed = ("airex.batch", "airex.messages", "airex.xml", "airex.errors")
     imported = {
         node.module
         for path in PACKAGE.glob("*.py")

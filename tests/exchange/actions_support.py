@@ -69,7 +69,7 @@ def real_actions(env: Env, *, regime: Regime = Regime.OPT_OUT) -> CmoBusinessAct
 def effect_counts(engine: Engine) -> dict[str, int]:
     """Rows in every table of the ledger, the registry and the royalties (what the CMO's
     actions write; the exchange's own tables are left out)."""
-    from airex.cli._ledger import schema_histories
+    from airex.db import schema_histories
 
     counts: dict[str, int] = {}
     with engine.connect() as connection:

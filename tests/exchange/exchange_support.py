@@ -159,7 +159,7 @@ class Env:
         **settings: Any,
     ) -> Env:
         """A fresh environment: migrated database, the cast added."""
-        from airex.cli._ledger import schema_histories
+        from airex.db import schema_histories
 
         made = ExchangeSettings(
             database=DatabaseConfig(url=database_url),

@@ -90,7 +90,7 @@ def test_the_ledger_imports_only_the_iso_table_and_the_error_root_of_airex() -> 
         for name in imported
         if name.startswith("airex") and not name.startswith("airex.ledger")
     }
-    assert outside == {"airex.db", "airex.errors", "airex.messages._iso"}
+    assert outside == {"airex.db", "airex.errors", "airex.iso"}
 
 
 def test_migrations_ship_inside_the_package() -> None:

@@ -11,8 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 import airex.registry
-from airex.cli._ledger import schema_histories
-from airex.db import DatabaseConfig, SchemaNotCurrentError, create_engine
+from airex.db import DatabaseConfig, SchemaNotCurrentError, create_engine, schema_histories
 from airex.registry import Registry, current_revision, head_revision, upgrade
 from airex.registry.schema import (
     APPEND_ONLY_TABLES,

@@ -319,7 +319,7 @@ def pricing_pg_url() -> Iterator[str]:
 
 def migrated(url: str) -> Engine:
     """An engine on ``url`` with every part's schema at head."""
-    from airex.cli._ledger import schema_histories
+    from airex.db import schema_histories
 
     engine = create_engine(DatabaseConfig(url=url))
     for history in schema_histories():

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
-from airex.cli._ledger import SCHEMA_MODULES
+from airex.db import SCHEMA_MODULES
 from airex.royalties import schema
 
 __all__ = ["engine", "pricing_pg_url"]  # fixtures, imported for pytest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from airex.formats import ParseLimits
+from airex.xml import ParseLimits
 
 __all__ = ["BatchLimits"]
 
@@ -44,5 +44,5 @@ class BatchLimits:
             raise ValueError(f"ratio_floor_bytes must be >= 0, not {self.ratio_floor_bytes}")
 
     def parse_limits(self) -> ParseLimits:
-        """The :class:`~airex.formats.ParseLimits` each message of the batch is checked with."""
+        """The :class:`~airex.xml.ParseLimits` each message of the batch is checked with."""
         return ParseLimits(max_bytes=self.max_file_bytes, max_depth=self.max_depth)

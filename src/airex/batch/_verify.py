@@ -37,10 +37,10 @@ from airex.batch._limits import BatchLimits
 from airex.batch._names import manifest_id_of, normalise_url
 from airex.batch._source import Batch, BatchReadError, open_batch
 from airex.errors import MessageError, MessageStatus
-from airex.formats import ParseLimits
 from airex.messages import NAMESPACE, ManifestMessage, Party, check
 from airex.messages.codes import HashSumAlgorithmType, ProposedAction
 from airex.messages.common import Identifier
+from airex.xml import ParseLimits
 
 __all__ = ["BatchEntry", "BatchReport", "hash_hex", "party_of", "verify"]
 

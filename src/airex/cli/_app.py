@@ -24,7 +24,7 @@ from airex.cli._options import EXIT_STATUSES, use_airex_commands
 from airex.cli._registry import registry_app
 from airex.cli._royalties import royalties_app
 from airex.cli._usage import usage_app
-from airex.formats import ParseLimits
+from airex.xml import ParseLimits
 
 __all__ = ["app", "main"]
 

@@ -20,8 +20,8 @@ from airex.errors import (
     UnknownMessageTypeError,
     XmlRejectedError,
 )
-from airex.formats import ParseLimits
 from airex.messages import AirexMessage, CheckResult, check, parse
+from airex.xml import ParseLimits
 
 __all__ = [
     "FOLDER_GIVEN",

@@ -31,7 +31,6 @@ from airex.cli._database import database_config, fail, open_engine
 from airex.cli._options import DatabaseOpt
 
 if TYPE_CHECKING:
-    from airex.db import MigrationHistory
     from airex.ledger import GrantPublic
 
 __all__ = ["DatabaseOpt", "db_app", "ledger_app"]
@@ -423,33 +422,18 @@ def upgrade_schema(database: DatabaseOpt = None) -> None:
     ledger's upgrade also installs the triggers that make the database refuse UPDATE and DELETE
     of posted rows; SQLite gets the equivalent triggers.
     """
+    from airex.db import upgrade_all
+
     with _engine(database, create=True) as engine:
         where = _config(database).display_url()
-        for history in schema_histories():
-            before = history.current_revision(engine)
-            after = history.upgrade(engine)
-            head = history.head_revision()
-            if before == after:
+        for step in upgrade_all(engine):
+            if not step.changed:
                 typer.echo(
-                    f"{where}: already at {history.name} schema revision {after} (head {head})"
+                    f"{where}: already at {step.name} schema revision {step.after} "
+                    f"(head {step.head})"
                 )
             else:
                 typer.echo(
-                    f"{where}: upgraded {history.name} schema from {before or 'nothing'} to {after}"
+                    f"{where}: upgraded {step.name} schema from {step.before or 'nothing'} "
+                    f"to {step.after}"
                 )
-
-
-SCHEMA_MODULES = (
-    "airex.ledger.schema",
-    "airex.registry.schema",
-    "airex.royalties.schema",
-    "airex.exchange.schema",
-)
-"""Modules holding a ``HISTORY`` (:class:`airex.db.MigrationHistory`), in upgrade order."""
-
-
-def schema_histories() -> list[MigrationHistory]:
-    """Every part's migration history, in the order ``airex db upgrade`` applies them."""
-    import importlib
-
-    return [importlib.import_module(name).HISTORY for name in SCHEMA_MODULES]

@@ -142,8 +142,7 @@ def _play(
     out: Console,
 ) -> None:
     import airex
-    from airex.cli._ledger import schema_histories
-    from airex.db import DatabaseConfig, create_engine
+    from airex.db import DatabaseConfig, create_engine, upgrade_all
     from airex.exchange import PartyDirectory
     from airex.exchange.settings import write_clock
 
@@ -168,8 +167,7 @@ def _play(
     result.database = result.database or config.display_url()
     engine = create_engine(config)
     try:
-        for history in schema_histories():
-            history.upgrade(engine)
+        upgrade_all(engine)
         directory = PartyDirectory(engine, settings.parties_dir)
         for party in cast.parties:
             assert party.party_name is not None

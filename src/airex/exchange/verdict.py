@@ -30,9 +30,9 @@ from lxml import etree
 from airex.errors import MessageError, MessageStatus
 from airex.exchange.directory import ENTITLEMENTS
 from airex.exchange.models import ErrorRecord, PartyRecord
-from airex.formats import ParseLimits
 from airex.messages import MESSAGE_TYPES, AirexMessage, check
 from airex.messages.common import NAMESPACE
+from airex.xml import ParseLimits
 
 __all__ = ["Header", "Verdict", "inspect", "judge"]
 

@@ -1,27 +1,8 @@
-"""Wire formats: the hardened XML entry point every parse in airex goes through.
+"""Bulk wire formats: streaming readers and writers for files too large to hold as one model.
 
-This package's top level never imports :mod:`airex.messages` (which imports it); the usage
-report readers and writers, which need the message models, live in :mod:`airex.formats.usage`,
-imported on demand.
+:mod:`airex.formats.usage` reads and writes both forms of UsageReportMessage (XML and the
+tab-separated flat file, plain, gzip or split into parts) in constant memory. Every XML byte goes
+through the hardened parser of :mod:`airex.xml`, the floor below :mod:`airex.messages`.
 """
 
-from airex.formats._hardened import ElementPaths, ParseLimits, local_path, parse_xml
-from airex.formats._stream import (
-    STREAM_CHUNK_SIZE,
-    SchemaStreamError,
-    UnexpectedRootError,
-    locate_schema_error,
-    stream_element_batches,
-)
-
-__all__ = [
-    "STREAM_CHUNK_SIZE",
-    "ElementPaths",
-    "ParseLimits",
-    "SchemaStreamError",
-    "UnexpectedRootError",
-    "local_path",
-    "locate_schema_error",
-    "parse_xml",
-    "stream_element_batches",
-]
+__all__: list[str] = []

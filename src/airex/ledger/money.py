@@ -3,7 +3,7 @@
 The database stores every amount as a signed 64-bit integer of minor units (cents for EUR,
 yen for JPY, fils for KWD), because SQLite turns SQLAlchemy ``Numeric`` values into floats and
 ``0.1 + 0.2 != 0.3`` in binary. The exponent of each currency comes from ISO 4217
-(:func:`airex.messages._iso.minor_unit`)::
+(:func:`airex.iso.minor_unit`)::
 
     >>> Money.of("0.10", "EUR").minor
     10
@@ -25,8 +25,8 @@ import functools
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from airex.iso import minor_unit
 from airex.ledger.errors import InvalidAmountError
-from airex.messages._iso import minor_unit
 
 __all__ = [
     "INT64_MAX",

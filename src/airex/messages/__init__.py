@@ -21,6 +21,7 @@ from airex.messages._api import (
     serialise,
     validate,
 )
+from airex.messages._schema import schema_error, xml_schema
 from airex.messages.acknowledgement import (
     Acknowledgement,
     AcknowledgementError,
@@ -145,7 +146,9 @@ __all__ = [
     "iter_errors",
     "new_message_id",
     "parse",
+    "schema_error",
     "serialise",
     "utc_now",
     "validate",
+    "xml_schema",
 ]

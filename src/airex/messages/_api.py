@@ -1,6 +1,6 @@
 """Parse, serialise and validate airex messages.
 
-Every input goes through :func:`airex.formats.parse_xml` (the hardened entry point), then:
+Every input goes through :func:`airex.xml.parse_xml` (the hardened entry point), then:
 root element → family; XSD (libxml2); business rules (only on a schema-valid document, whose
 values they can trust). :func:`check` runs them all and reports every error as data; the other
 functions are views of it.
@@ -24,7 +24,6 @@ from airex.errors import (
     UnknownMessageTypeError,
     XmlRejectedError,
 )
-from airex.formats import ParseLimits, parse_xml
 from airex.messages._rules import business_rule_errors
 from airex.messages._schema import schema_errors
 from airex.messages.acknowledgement import AcknowledgementMessage
@@ -38,6 +37,7 @@ from airex.messages.payment import PaymentNotificationMessage
 from airex.messages.request import LicenceRequestMessage
 from airex.messages.statement import RoyaltyStatementMessage
 from airex.messages.usage import UsageReportMessage
+from airex.xml import ParseLimits, parse_xml
 
 __all__ = [
     "MESSAGE_TYPES",

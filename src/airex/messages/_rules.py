@@ -18,10 +18,10 @@ from typing import NamedTuple
 from lxml import etree
 
 from airex.errors import MessageError, MessageStatus
-from airex.formats import ElementPaths
-from airex.messages._iso import quantize_minor
+from airex.iso import quantize_minor
 from airex.messages.common import NAMESPACE
 from airex.messages.identifiers import WORK_ID_ERROR_CODES, check_work_id
+from airex.xml import ElementPaths
 
 __all__ = ["business_rule_errors"]
 

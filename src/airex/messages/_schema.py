@@ -15,7 +15,7 @@ from importlib import resources
 from lxml import etree
 
 from airex.errors import MessageError, MessageStatus
-from airex.formats import ElementPaths
+from airex.xml import ElementPaths
 
 __all__ = ["SCHEMA_FILE", "schema_error", "schema_errors", "xml_schema"]
 

@@ -40,7 +40,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from airex._gc import paused_gc
 from airex.db import read_transaction, run_write
-from airex.messages._iso import country_codes
+from airex.iso import country_codes
 from airex.messages.codes import ContainsAI, UseType, WorkType
 from airex.messages.identifiers import WORK_ID_TYPES, check_party_id, check_work_id
 from airex.registry._sql import Sql

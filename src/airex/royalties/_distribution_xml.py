@@ -302,7 +302,6 @@ def statement_model(
     slow path, for callers who want the model; :func:`render_statement` writes the XML)."""
     from decimal import Decimal
 
-    from airex.formats import parse_xml
     from airex.messages.codes import UseType, WorkIdType
     from airex.messages.common import MessageHeader, Party, Period, WorkId
     from airex.messages.statement import (
@@ -310,6 +309,7 @@ def statement_model(
         StatementLine,
         StatementTotal,
     )
+    from airex.xml import parse_xml
 
     def money(minor: int) -> Decimal:
         return Decimal(money_text(minor, head.exponent))

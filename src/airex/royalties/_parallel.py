@@ -55,8 +55,7 @@ from decimal import Decimal
 from typing import Any
 
 from airex.errors import MessageInvalidError
-from airex.formats.usage import UsageRow
-from airex.formats.usage._flat import FlatUsageReader, _Scan
+from airex.formats.usage import FlatUsageReader, RangeScan, UsageRow
 from airex.registry import LicenceScope, RegistrySettings
 from airex.royalties._types import HeldRecord
 
@@ -137,7 +136,7 @@ class _PartResult:
     records: int = 0
     held: int = 0
     held_by_reason: dict[str, int] = field(default_factory=dict)
-    scan: _Scan | None = None
+    scan: RangeScan | None = None
     seconds: tuple[float, float] = (0.0, 0.0)
     """Reading and pricing the range; turning the findings into columns."""
 

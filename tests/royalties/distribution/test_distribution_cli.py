@@ -13,8 +13,7 @@ from typer.testing import CliRunner, Result
 
 import airex
 from airex.cli._app import app
-from airex.cli._ledger import schema_histories
-from airex.db import DatabaseConfig, create_engine
+from airex.db import DatabaseConfig, create_engine, schema_histories
 from airex.formats.usage import ReportHeader, UsageRow, WorkRef, open_writer
 from airex.ledger import AccountKey, AccountKind, GrantRecord, GrantRegister, Journal
 from airex.messages import serialise

@@ -24,7 +24,7 @@ from airex.formats.usage._convert import (
     open_report,
     open_writer,
 )
-from airex.formats.usage._flat import FlatUsageReader, FlatUsageWriter, flat_file_names
+from airex.formats.usage._flat import FlatUsageReader, FlatUsageWriter, RangeScan, flat_file_names
 from airex.formats.usage._generate import (
     generate_report,
     generate_rows,
@@ -48,6 +48,7 @@ __all__ = [
     "FlatUsageReader",
     "FlatUsageWriter",
     "Form",
+    "RangeScan",
     "ReportHeader",
     "UsageReader",
     "UsageRow",

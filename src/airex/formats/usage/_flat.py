@@ -108,6 +108,7 @@ __all__ = [
     "UR01_COLUMNS",
     "FlatUsageReader",
     "FlatUsageWriter",
+    "RangeScan",
     "flat_file_names",
 ]
 
@@ -228,8 +229,10 @@ class _Head:
 
 
 @dataclass
-class _Scan:
-    """Where the reading of a file (or of a byte range of it) stands."""
+class RangeScan:
+    """Where the reading of a file (or of a byte range of it) stands: what
+    :meth:`FlatUsageReader.range_rows` fills in and :meth:`FlatUsageReader.finish_ranges` joins
+    (the pricing of one report by several processes, each reading one range)."""
 
     lineno: int = 0
     records: int = 0
@@ -302,7 +305,7 @@ class FlatUsageReader(UsageReader):
         self._bytes_done = 0
         self._ids: dict[str, tuple[WorkRef, ...]] = {}
         self._models: dict[str, str] = {}
-        self.range_scan: _Scan | None = None
+        self.range_scan: RangeScan | None = None
         """After :meth:`range_rows`: where the reading of the range stood at its end."""
 
     @property
@@ -668,7 +671,7 @@ class FlatUsageReader(UsageReader):
             )
 
     def _file_rows(self, part: _Part) -> Iterator[UsageRow]:
-        scan = _Scan()
+        scan = RangeScan()
         yield from self._scan(part, scan, 0, None)
         self._end_of_file(part, scan)
 
@@ -689,11 +692,11 @@ class FlatUsageReader(UsageReader):
         if len(self._parts) != 1 or self._parts[0].path.endswith(".gz"):
             raise ValueError("byte ranges are read only from a report of one plain file")
         self._iterated = True
-        scan = self.range_scan = _Scan(head_seen=start > 0)
+        scan = self.range_scan = RangeScan(head_seen=start > 0)
         return self._range_rows(self._parts[0], scan, start, stop)
 
     def _range_rows(
-        self, part: _Part, scan: _Scan, start: int, stop: int | None
+        self, part: _Part, scan: RangeScan, start: int, stop: int | None
     ) -> Iterator[UsageRow]:
         try:
             yield from self._scan(part, scan, start, stop)
@@ -701,14 +704,14 @@ class FlatUsageReader(UsageReader):
             self._ids = {}
             self._models = {}
 
-    def finish_ranges(self, scans: Sequence[_Scan], records: int) -> None:
+    def finish_ranges(self, scans: Sequence[RangeScan], records: int) -> None:
         """End a reading done in byte ranges by other readers (see :meth:`range_rows`):
         ``scans`` are their :attr:`range_scan` in file order, ``records`` the records they
         yielded. Makes the file's and the report's end checks as one reading of the whole file
         would, with the same errors; this reader then counts as read."""
         self._prepare()
         part = self._parts[0]
-        whole = _Scan()
+        whole = RangeScan()
         for scan in scans:
             if scan.foot is not None:
                 whole.foot = scan.foot
@@ -724,7 +727,9 @@ class FlatUsageReader(UsageReader):
         self._end_of_file(part, whole)
         self._end_of_report()
 
-    def _scan(self, part: _Part, scan: _Scan, start: int, stop: int | None) -> Iterator[UsageRow]:
+    def _scan(
+        self, part: _Part, scan: RangeScan, start: int, stop: int | None
+    ) -> Iterator[UsageRow]:
         """Read ``part`` from byte ``start`` to ``stop`` (``None``: its end), yielding its
         valid records; where the reading stands is kept in ``scan``."""
         path = part.path
@@ -928,7 +933,7 @@ class FlatUsageReader(UsageReader):
         scan.after_foot = after_foot
         scan.broken = broken
 
-    def _end_of_file(self, part: _Part, scan: _Scan) -> None:
+    def _end_of_file(self, part: _Part, scan: RangeScan) -> None:
         """The file's end checks once it is read: a FOOT, its line and record counts."""
         path = part.path
         head = part.head

@@ -1,6 +1,6 @@
 """Streaming reader of UsageReportMessage in its XML form, at the speed of libxml2.
 
-The document goes through :func:`airex.formats.stream_element_batches` (the hardened parser,
+The document goes through :func:`airex.xml.stream_element_batches` (the hardened parser,
 validating against the standard's XSD while it parses) in 64 KiB chunks; the reader sees only
 two kinds of element: ``UsageSummary`` (the header is complete by then: the schema puts
 MessageHeader, the report's fields and the summary before the records) and each
@@ -27,14 +27,6 @@ from typing import BinaryIO
 from lxml import etree
 
 from airex.errors import MessageError, MessageStatus, XmlRejectedError, XmlSyntaxError
-from airex.formats._hardened import ParseLimits
-from airex.formats._stream import (
-    STREAM_CHUNK_SIZE,
-    SchemaStreamError,
-    UnexpectedRootError,
-    locate_schema_error,
-    stream_element_batches,
-)
 from airex.formats.usage._records import (
     ReportHeader,
     UsageReader,
@@ -42,10 +34,18 @@ from airex.formats.usage._records import (
     WorkRef,
     work_id_error,
 )
-from airex.messages._schema import schema_error, xml_schema
+from airex.messages import schema_error, xml_schema
 from airex.messages.codes import Unit, UseType, WorkIdType
 from airex.messages.common import NAMESPACE, MessageHeader, Period
 from airex.messages.usage import Model, UsageSummary
+from airex.xml import (
+    STREAM_CHUNK_SIZE,
+    ParseLimits,
+    SchemaStreamError,
+    UnexpectedRootError,
+    locate_schema_error,
+    stream_element_batches,
+)
 
 __all__ = ["STREAMING_LIMITS", "XmlUsageReader", "open_binary"]
 

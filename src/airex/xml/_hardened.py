@@ -26,7 +26,7 @@ from typing import Any, Final
 from lxml import etree
 
 from airex.errors import MessageError, MessageStatus, XmlSecurityError, XmlSyntaxError
-from airex.formats._ending import Tail, check_ending, not_closed
+from airex.xml._ending import Tail, check_ending, not_closed
 
 __all__ = [
     "ElementPaths",

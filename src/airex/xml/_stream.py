@@ -16,8 +16,8 @@ from typing import Any, Final
 from lxml import etree
 
 from airex.errors import XmlSyntaxError
-from airex.formats._ending import Tail, check_ending, not_closed, not_started
-from airex.formats._hardened import (
+from airex.xml._ending import Tail, check_ending, not_closed, not_started
+from airex.xml._hardened import (
     _PARSER_OPTIONS,
     DEFAULT_LIMITS,
     ParseLimits,
