@@ -8,13 +8,8 @@ builds on it.
 """
 
 from airex.xml._hardened import ElementPaths, ParseLimits, local_path, parse_xml
-from airex.xml._stream import (
-    STREAM_CHUNK_SIZE,
-    SchemaStreamError,
-    UnexpectedRootError,
-    locate_schema_error,
-    stream_element_batches,
-)
+from airex.xml._stream import STREAM_CHUNK_SIZE, locate_schema_error, stream_element_batches
+from airex.xml.errors import SchemaStreamError, UnexpectedRootError
 
 __all__ = [
     "STREAM_CHUNK_SIZE",

@@ -27,6 +27,7 @@ from airex.xml._hardened import (
     _raise_logged_error,
     _syntax_error,
 )
+from airex.xml.errors import SchemaStreamError, UnexpectedRootError
 
 __all__ = [
     "STREAM_CHUNK_SIZE",
@@ -35,28 +36,6 @@ __all__ = [
     "locate_schema_error",
     "stream_element_batches",
 ]
-
-
-class SchemaStreamError(Exception):
-    """The streamed document broke its schema: libxml2's report, for the caller to map.
-
-    libxml2 validating while it streams reports no line; ``offset`` is where the chunk that
-    revealed the error starts, for :func:`locate_schema_error` to find the line.
-    """
-
-    def __init__(self, kind: str, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.offset = offset
-
-
-class UnexpectedRootError(Exception):
-    """The streamed document's root element is not the one asked for (``tag``, Clark form)."""
-
-    def __init__(self, tag: str | None) -> None:
-        super().__init__(f"unexpected root element {tag}")
-        self.tag = tag
 
 
 STREAM_CHUNK_SIZE: Final = 64 * 1024
