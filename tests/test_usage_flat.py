@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airex.errors import MessageInvalidError, MessageStatus, ReportWriteError
-from airex.formats.usage._flat import (
+from airex.formats.usage import (
     FlatUsageReader,
     FlatUsageWriter,
     flat_file_names,

@@ -130,7 +130,7 @@ def test_generated_xml_report_is_valid_and_holds_the_rows(tmp_path: Path, name: 
 
 def test_generated_flat_report_holds_the_rows(tmp_path: Path) -> None:
     """The flat form, split into files, reads back as the generated rows."""
-    flat = pytest.importorskip("airex.formats.usage._flat")
+    flat = pytest.importorskip("airex.formats.usage")
     paths = generate_report(tmp_path / "report.tsv.gz", 250, seed=6, split_records=100)
     assert len(paths) == 3
     reader = flat.FlatUsageReader(paths)

@@ -24,7 +24,9 @@ from airex.formats.usage._convert import (
     open_report,
     open_writer,
 )
-from airex.formats.usage._flat import FlatUsageReader, FlatUsageWriter, RangeScan, flat_file_names
+from airex.formats.usage._flat_form import RangeScan, flat_file_names
+from airex.formats.usage._flat_reader import FlatUsageReader
+from airex.formats.usage._flat_writer import FlatUsageWriter
 from airex.formats.usage._generate import (
     generate_report,
     generate_rows,

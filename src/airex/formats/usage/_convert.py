@@ -57,7 +57,7 @@ def open_report(
             raise ValueError("an XML usage report is one file; give the files one at a time")
         return XmlUsageReader(files[0], strict=strict)
     if forms == {"flat"}:
-        from airex.formats.usage._flat import FlatUsageReader
+        from airex.formats.usage._flat_reader import FlatUsageReader
 
         return FlatUsageReader(files, strict=strict)
     raise ValueError("the files given mix the XML and flat-file forms: they are not one report")
@@ -78,7 +78,7 @@ def open_writer(
         from airex.formats.usage._xml_writer import XmlUsageWriter
 
         return XmlUsageWriter(path, header, number_of_records=number_of_records)
-    from airex.formats.usage._flat import FlatUsageWriter
+    from airex.formats.usage._flat_writer import FlatUsageWriter
 
     return FlatUsageWriter(
         path, header, number_of_records=number_of_records, split_records=split_records
@@ -114,7 +114,7 @@ def convert(
         count = sum(1 for _ in counter)
     dropped: list[str] = []
     if form_of(target, sniff=False) == "flat":
-        from airex.formats.usage._flat import FlatUsageWriter
+        from airex.formats.usage._flat_writer import FlatUsageWriter
 
         dropped = FlatUsageWriter.dropped_fields(header)
     with open_writer(target, header, number_of_records=count, split_records=split_records) as out:

@@ -276,7 +276,7 @@ def generate_report(
 
         writer = XmlUsageWriter(name, header, number_of_records=n)
     elif name.endswith((".tsv", ".tsv.gz")):
-        from airex.formats.usage._flat import FlatUsageWriter
+        from airex.formats.usage._flat_writer import FlatUsageWriter
 
         writer = FlatUsageWriter(name, header, number_of_records=n, split_records=split_records)
     else:
