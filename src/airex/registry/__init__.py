@@ -26,7 +26,7 @@ Getting started::
 """
 
 from airex.registry._check import UsageChecker, WorkRefLike
-from airex.registry._import import (
+from airex.registry._declared import (
     DEFAULT_CHUNK,
     Conflict,
     DeclaredWork,

@@ -12,7 +12,7 @@
     registry.shares([key], date(2026, 3, 31), ["Worldwide"])   # {key: (("PADPIDA…", 10000),)}
 
 How declarations become works and versions, and what counts as a conflict, is described in
-:mod:`airex.registry._import`; how uses are decided, in :mod:`airex.registry._check`.
+:mod:`airex.registry._chunk_writer`; how uses are decided, in :mod:`airex.registry._check`.
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ from sqlalchemy.engine import Engine
 from airex._gc import paused_gc
 from airex.db import read_transaction
 from airex.registry._check import BulkFacts, SingleFacts, UsageChecker, WorkRefLike
-from airex.registry._import import (
+from airex.registry._declared import (
     DEFAULT_CHUNK,
     Conflict,
     DeclaredWork,
     ImportResult,
     SourceInfo,
     midnight,
-    run_import,
 )
+from airex.registry._import import run_import
 from airex.registry._read import SCAN_THRESHOLD, history, public_works, shares
 from airex.registry._sql import Sql
 from airex.registry._territory import Area
