@@ -37,7 +37,6 @@ Distribution and statements (the second half)::
 
 from airex.royalties._store import (
     InvoiceSummary,
-    UnknownInvoiceError,
     held_records,
     invoice_message,
     invoice_summary,
@@ -63,29 +62,31 @@ from airex.royalties._warnings import (
 )
 from airex.royalties.distribution import (
     Distribution,
-    DistributionError,
     DistributionLine,
     DistributionSettings,
     DistributionSummary,
     Distributor,
-    OverpaymentError,
-    PaymentError,
+    PayableInvoice,
     PeriodSpec,
     RecordedPayment,
     SuspenseLine,
     SuspenseReason,
-    UnknownSettledDocumentError,
     distribute,
 )
 from airex.royalties.errors import (
+    DistributionError,
     NotLicenseeError,
+    OverpaymentError,
+    PaymentError,
     PricingError,
     ReportConflictError,
     ReportRefusedError,
     RoyaltiesConfigError,
     RoyaltiesError,
+    UnknownInvoiceError,
     UnknownLicenceError,
     UnknownReportError,
+    UnknownSettledDocumentError,
 )
 from airex.royalties.pricing import (
     HELD_REASONS,
@@ -133,6 +134,7 @@ __all__ = [
     "IssuedDocument",
     "NotLicenseeError",
     "OverpaymentError",
+    "PayableInvoice",
     "PaymentError",
     "PeriodSpec",
     "PricedInvoice",

@@ -47,16 +47,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from airex.errors import MessageInvalidError
-from airex.formats.usage import FlatUsageReader, RangeScan, UsageRow
+from airex.formats.usage import FlatUsageReader, UsageRow
 from airex.registry import LicenceScope, RegistrySettings
+from airex.royalties._parallel_merge import merge_parts
+from airex.royalties._parallel_part import PartResult, PartTask
+from airex.royalties._pricing_pass import PricingPass
 from airex.royalties._types import HeldRecord
 
 __all__ = ["DEFAULT_MIN_BYTES", "ParallelPricing", "RegistryChecker", "price_in_parts"]
@@ -104,41 +105,6 @@ class ParallelPricing:
     processes: int = 2
     cuts: Sequence[int] | None = None
     last: str = field(default="", compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class _Task:
-    path: str
-    start: int
-    stop: int | None
-    checker: Callable[[], Any]
-    permitted: int
-    covered: bytes
-    held_path: str
-
-
-@dataclass(slots=True)
-class _PartResult:
-    """What one range found, in plain picklable columns (positions are the range's own)."""
-
-    fallback: str | None = None
-    ids: list[str] = field(default_factory=list)
-    more: dict[int, tuple[str, ...]] = field(default_factory=dict)
-    keys: list[int | None] = field(default_factory=list)
-    decisions: bytes = b""
-    odd: dict[int, tuple[str, ...]] = field(default_factory=dict)
-    aggregate_key: array[int] = field(default_factory=lambda: array("q"))
-    work_aggregates: array[int] = field(default_factory=lambda: array("i"))
-    next_aggregate: array[int] = field(default_factory=lambda: array("i"))
-    held_code: bytes = b""
-    totals: list[int] = field(default_factory=list)
-    shares: dict[int, int] = field(default_factory=dict)
-    records: int = 0
-    held: int = 0
-    held_by_reason: dict[str, int] = field(default_factory=dict)
-    scan: RangeScan | None = None
-    seconds: tuple[float, float] = (0.0, 0.0)
-    """Reading and pricing the range; turning the findings into columns."""
 
 
 def _cuts(path: str, size: int, parts: int, wanted: Sequence[int] | None) -> list[int] | None:
@@ -189,8 +155,8 @@ def price_in_parts(
     permitted: int,
     covered: bytearray,
     on_held: Callable[[HeldRecord], None],
-) -> Any:
-    """The pricing pass over ``rows`` made in parts and merged (a ``pricing._Pass``), or
+) -> PricingPass | None:
+    """The pricing pass over ``rows`` made in parts and merged (a :class:`PricingPass`), or
     ``None`` when the caller must make the single pass (``parallel.last`` says why)."""
     found = _eligible(rows, parallel)
     if isinstance(found, str):
@@ -206,7 +172,7 @@ def price_in_parts(
     bounds: list[int | None] = [0, *cuts, None]
     with tempfile.TemporaryDirectory(prefix="airex-pricing-") as folder:
         tasks = [
-            _Task(
+            PartTask(
                 path,
                 start,
                 stop,
@@ -230,7 +196,7 @@ def price_in_parts(
         if why is not None:
             parallel.last = f"serial: {why}"
             return None
-        state = _merge(results)
+        state = merge_parts(results)
         if state is None:
             parallel.last = "serial: the parts decided a work differently"
             return None
@@ -253,9 +219,10 @@ def price_in_parts(
     return state
 
 
-def _run(tasks: Sequence[_Task], folder: str) -> list[_PartResult]:
+def _run(tasks: Sequence[PartTask], folder: str) -> list[PartResult]:
     """Run each task in a fresh Python process (``python -m
-    airex.royalties._parallel_worker``) and return what they found, in order.
+    airex.royalties._parallel_worker``, which calls
+    :func:`~airex.royalties._parallel_part.work`) and return what they found, in order.
 
     A fresh interpreter, not ``multiprocessing``: a forked child would share its parent's
     database connections and locks, and a ``spawn`` child runs the parent's main script
@@ -302,15 +269,7 @@ def _run(tasks: Sequence[_Task], folder: str) -> list[_PartResult]:
                 process.wait()
 
 
-def work(task_bytes: bytes, result_path: str) -> None:
-    """The child's side of :func:`_run`: price the pickled task, pickle the result."""
-    task = pickle.loads(task_bytes)  # noqa: S301 - from our own parent
-    result = _price_part(task)
-    with open(result_path, "wb") as stream:
-        pickle.dump(result, stream, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _unmergeable(results: Sequence[_PartResult]) -> str | None:
+def _unmergeable(results: Sequence[PartResult]) -> str | None:
     for number, result in enumerate(results, start=1):
         if result.fallback is not None:
             return f"part {number}: {result.fallback}"
@@ -332,194 +291,3 @@ def _replay(
         for _ in range(count):
             line, ids, use_type, quantity, unit, reason = load(stream)
             on_held(HeldRecord(path, line + offset, ids, use_type, Decimal(quantity), unit, reason))
-
-
-def _price_part(task: _Task) -> _PartResult:
-    """In a child process: price the byte range of ``task`` and return its findings."""
-    import gc
-
-    from airex.royalties.pricing import _EXACT, _Pass
-
-    gc.disable()
-    reader = FlatUsageReader(task.path, strict=True)
-    with open(task.held_path, "wb") as spool:
-        dump = marshal.dump
-
-        def hold(record: HeldRecord) -> None:
-            dump(
-                (
-                    record.line,
-                    record.work_ids,
-                    record.use_type,
-                    str(record.quantity),
-                    record.unit,
-                    record.reason,
-                ),
-                spool,
-            )
-
-        began = time.perf_counter()
-        state = _Pass(task.checker(), task.permitted, bytearray(task.covered), hold)
-        state.odd_decisions = {}
-        try:
-            state.run(reader.range_rows(task.start, task.stop))
-        except MessageInvalidError as exc:
-            return _PartResult(fallback=f"the report is invalid ({exc.errors[0].code})")
-    read = time.perf_counter()
-    scan = reader.range_scan
-    assert scan is not None
-    if scan.fallback is not None:
-        return _PartResult(fallback=scan.fallback)
-    state.checker = None  # type: ignore[assignment]  # the registry's tables go
-    more = {p: tuple(str(r) for r in ids) for p, ids in state.more_ids.items()}
-    odd = {slot: tuple(str(r) for r in ids) for slot, ids in state.odd_decisions.items()}
-    ids = [str(ref) for ref in state.positions]
-    state.positions.clear()
-    scaleb = _EXACT.scaleb
-    totals = [int(scaleb(total, 6)) for total in state.totals]
-    state.totals.clear()
-    shares = {a: int(scaleb(share, 6)) for a, share in state.shares.items()}
-    return _PartResult(
-        ids=ids,
-        more=more,
-        keys=state.keys,
-        decisions=bytes(state.decisions),
-        odd=odd,
-        aggregate_key=state.aggregate_key,
-        work_aggregates=state.work_aggregates,
-        next_aggregate=state.next_aggregate,
-        held_code=bytes(state.held_code),
-        totals=totals,
-        shares=shares,
-        records=state.records,
-        held=state.held,
-        held_by_reason=state.held_by_reason,
-        scan=scan,
-        seconds=(read - began, time.perf_counter() - read),
-    )
-
-
-def _merge(results: Sequence[_PartResult]) -> Any:
-    """One ``_Pass`` holding what the ranges found, as one pass over the file would have;
-    ``None`` when a (work, use type) decided in two ranges may have been decided otherwise."""
-    from airex.royalties.pricing import RefuseAll, _Pass
-
-    state = _Pass(RefuseAll(), 0, bytearray(), _no_hold)
-    state.micro_totals = True
-    positions = state.positions
-    position_of = positions.get
-    keys = state.keys
-    more_ids = state.more_ids
-    decisions = state.decisions
-    odd: dict[int, tuple[str, ...]] = {}
-    odd_works: set[int] = set()
-    work_aggregates = state.work_aggregates
-    next_aggregate = state.next_aggregate
-    aggregate_key = state.aggregate_key
-    held_code = state.held_code
-    totals = state.totals
-    shares = state.shares
-    for result in results:
-        state.records += result.records
-        state.held += result.held
-        for reason, count in result.held_by_reason.items():
-            state.held_by_reason[reason] = state.held_by_reason.get(reason, 0) + count
-        if not keys:  # the first range: its numbering is the file's, taken as it is
-            positions.update(zip(result.ids, range(len(result.ids)), strict=True))
-            keys.extend(result.keys)
-            more_ids.update(result.more)
-            decisions.extend(result.decisions)
-            odd.update(result.odd)
-            odd_works.update(slot >> 3 for slot in result.odd)
-            work_aggregates.extend(result.work_aggregates)
-            next_aggregate.extend(result.next_aggregate)
-            aggregate_key.extend(result.aggregate_key)
-            held_code.extend(result.held_code)
-            totals.extend(result.totals)
-            shares.update(result.shares)
-            continue
-        before = len(keys)
-        mapping = array("q", bytes(8 * len(result.ids)))
-        part_more = result.more
-        part_odd_works = {slot >> 3 for slot in result.odd}
-        part_decisions = result.decisions
-        part_keys = result.keys
-        for p, text in enumerate(result.ids):
-            m = position_of(text)
-            if m is None:
-                m = len(keys)
-                positions[text] = m
-                keys.append(part_keys[p])
-                more = part_more.get(p)
-                if more is not None:
-                    more_ids[m] = more
-                decisions += part_decisions[p * 8 : p * 8 + 8]
-                work_aggregates.append(-1)
-                if p in part_odd_works:
-                    odd_works.add(m)
-                    for use_type in range(8):
-                        ids = result.odd.get(p * 8 + use_type)
-                        if ids is not None:
-                            odd[m * 8 + use_type] = ids
-            else:
-                if keys[m] is None:
-                    keys[m] = part_keys[p]
-                mine = part_decisions[p * 8 : p * 8 + 8]
-                known = decisions[m * 8 : m * 8 + 8]
-                if mine != known:
-                    for use_type in range(8):
-                        if mine[use_type] and known[use_type] and mine[use_type] != known[use_type]:
-                            return None
-                if p in part_more or m in more_ids or p in part_odd_works or m in odd_works:
-                    theirs = tuple(map(str, more_ids.get(m, (text,))))
-                    own = part_more.get(p, (text,))
-                    for use_type in range(8):
-                        if not mine[use_type]:
-                            continue
-                        if known[use_type]:
-                            if odd.get(m * 8 + use_type, theirs) != result.odd.get(
-                                p * 8 + use_type, own
-                            ):
-                                return None
-                        elif (p * 8 + use_type) in result.odd or own != theirs:
-                            odd_works.add(m)
-                            odd[m * 8 + use_type] = result.odd.get(p * 8 + use_type, own)
-                for use_type in range(8):
-                    if mine[use_type] and not known[use_type]:
-                        decisions[m * 8 + use_type] = mine[use_type]
-            mapping[p] = m
-        part_codes = result.held_code
-        part_totals = result.totals
-        part_share = result.shares.get
-        for aggregate, key in enumerate(result.aggregate_key):
-            m = mapping[key >> 6]
-            new_key = (m << 6) | (key & 63)
-            found = -1
-            if m < before:
-                other = work_aggregates[m]
-                while other >= 0:
-                    if aggregate_key[other] == new_key:
-                        found = other
-                        break
-                    other = next_aggregate[other]
-            share = part_share(aggregate)
-            if found >= 0:
-                if held_code[found] != part_codes[aggregate]:
-                    return None
-                totals[found] += part_totals[aggregate]
-                if share is not None:
-                    shares[found] = shares.get(found, 0) + share
-                continue
-            found = len(totals)
-            next_aggregate.append(work_aggregates[m])
-            work_aggregates[m] = found
-            totals.append(part_totals[aggregate])
-            aggregate_key.append(new_key)
-            held_code.append(part_codes[aggregate])
-            if share is not None:
-                shares[found] = share
-    return state
-
-
-def _no_hold(record: HeldRecord) -> None:  # pragma: no cover - a merged pass reads no records
-    raise AssertionError("a merged pricing pass holds no records itself")

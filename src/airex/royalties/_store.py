@@ -1,8 +1,7 @@
 """Storing priced reports and issued documents, and reading them back (no pricing here).
 
-Bulk rows (a report's works and usage, its held records) go through the driver directly:
-``executemany`` on SQLite, ``COPY`` on PostgreSQL, in chunks, inside the caller's
-transaction. Everything else is SQLAlchemy Core on the tables of :mod:`airex.royalties.models`.
+Bulk rows are written by :mod:`airex.royalties._store_write`; everything else is SQLAlchemy
+Core on the tables of :mod:`airex.royalties.models`.
 
 Read side, used by distribution and statements:
 
@@ -16,7 +15,7 @@ from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -26,6 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from airex.db import backend_of, read_transaction
+from airex.royalties._pricing_collect import line_basis
+from airex.royalties._store_write import CHUNK, INT64, raw_cursor
 from airex.royalties._types import (
     UNITS,
     Basis,
@@ -36,7 +37,7 @@ from airex.royalties._types import (
     ReportUsage,
     ReportWorks,
 )
-from airex.royalties.errors import RoyaltiesError
+from airex.royalties.errors import RoyaltiesError, UnknownInvoiceError
 from airex.royalties.models import (
     HeldUsage,
     InvoiceLineRow,
@@ -46,12 +47,10 @@ from airex.royalties.models import (
     ReportStatus,
     table,
 )
-from airex.royalties.pricing import line_basis
 from airex.royalties.schema import require_current
 
 __all__ = [
     "InvoiceSummary",
-    "UnknownInvoiceError",
     "held_records",
     "invoices_for_period",
     "load_priced_invoice",
@@ -63,69 +62,11 @@ _INVOICE = table(InvoiceRow)
 _INVOICE_LINE = table(InvoiceLineRow)
 _HELD = table(HeldUsage)
 
-CHUNK = 50_000
-"""Rows per ``executemany`` (SQLite) or per fetch when reading back."""
-_INT64 = 2**63 - 1
-
-
-class UnknownInvoiceError(RoyaltiesError, LookupError):
-    """No invoice or credit note has this InvoiceId."""
-
-
-# --- bulk writing ------------------------------------------------------------------------
-
-
-def _raw_cursor(connection: Connection) -> Any:
-    return connection.connection.cursor()
-
-
-def bulk_insert(
-    connection: Connection, name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> int:
-    """Insert ``rows`` (tuples in ``columns`` order) into table ``name``; return the count.
-
-    SQLite: ``executemany`` per chunk of :data:`CHUNK`; PostgreSQL: one ``COPY``.
-    """
-    names = ", ".join(columns)
-    cursor = _raw_cursor(connection)
-    count = 0
-    try:
-        if backend_of(connection.engine) == "postgresql":
-            with cursor.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
-            return count
-        marks = ", ".join("?" * len(columns))
-        sql = f"INSERT INTO {name} ({names}) VALUES ({marks})"  # noqa: S608 - names are ours
-        chunk: list[Sequence[Any]] = []
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) == CHUNK:
-                cursor.executemany(sql, chunk)
-                count += len(chunk)
-                chunk = []
-        if chunk:
-            cursor.executemany(sql, chunk)
-            count += len(chunk)
-        return count
-    finally:
-        cursor.close()
-
-
-def _big(values: Sequence[int], postgresql: bool) -> Iterable[int | str]:
-    """A :class:`~airex.royalties.models.BigCount` column's values as the driver takes them:
-    ints (PostgreSQL ``NUMERIC``; SQLite stores them as text by affinity) except, on SQLite,
-    values beyond 64 bits, which its driver cannot bind: those as decimal strings."""
-    if postgresql or isinstance(values, array):
-        return values
-    return [v if v <= _INT64 else str(v) for v in values]
-
 
 def _stream(connection: Connection, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
     """The rows of a large query, fetched :data:`CHUNK` at a time through the driver."""
     postgresql = backend_of(connection.engine) == "postgresql"
-    cursor = _raw_cursor(connection)
+    cursor = raw_cursor(connection)
     try:
         cursor.execute(sql.replace("?", "%s") if postgresql else sql, tuple(params))
         while True:
@@ -135,68 +76,6 @@ def _stream(connection: Connection, sql: str, params: Sequence[Any]) -> Iterator
             yield from batch
     finally:
         cursor.close()
-
-
-def insert_report_rows(connection: Connection, report_pk: int, priced: PricedReport) -> None:
-    """The works and the usage of a priced report version."""
-    postgresql = backend_of(connection.engine) == "postgresql"
-    works = priced.works
-    bulk_insert(
-        connection,
-        "royalties_report_work",
-        ("report", "position", "work_key", "ids"),
-        (
-            (report_pk, position, key, "|".join(ids))
-            for position, (key, ids) in enumerate(zip(works.keys, works.ids, strict=True))
-        ),
-    )
-    usage = priced.usage
-    if usage is None or not len(usage):
-        return
-    bulk_insert(
-        connection,
-        "royalties_report_usage",
-        (
-            "report",
-            "work_position",
-            "use_type_index",
-            "unit_index",
-            "units_micro",
-            "attribution_micro",
-        ),
-        zip(
-            [report_pk] * len(usage),
-            usage.work_position,
-            usage.use_type_index,
-            usage.unit_index,
-            _big(usage.units_micro, postgresql),
-            usage.attribution_micro,
-            strict=True,
-        ),
-    )
-
-
-def line_values(report_pk: int, line: PricedLine) -> dict[str, Any]:
-    """A ``royalties_report_line`` row for ``line``."""
-    return {
-        "report": report_pk,
-        "line_number": line.line_number,
-        "tariff_id": line.tariff_id,
-        "tariff_type": line.tariff_type,
-        "description": line.description,
-        "amount_minor": line.amount_minor,
-        "basis": str(line.basis),
-        "use_type_mask": line.use_type_mask,
-        "unit": line.unit,
-        "quantity": _text(line.quantity),
-        "unit_price": _text(line.unit_price),
-        "row_count": len(line.work_index),
-        "weight_total": sum(line.weight),
-    }
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:f}"
 
 
 def _decimal(value: str | None) -> Decimal | None:
@@ -251,7 +130,7 @@ def load_usage(connection: Connection, report_pk: int) -> ReportUsage:
 
 
 def _column(values: list[int]) -> Sequence[int]:
-    if not values or (max(values) <= _INT64 and min(values) >= 0):
+    if not values or (max(values) <= INT64 and min(values) >= 0):
         return array("q", values)
     return values
 

@@ -1,4 +1,4 @@
-"""What pricing and invoicing refuse, and why.
+"""What pricing, invoicing and distribution refuse, and why: every royalties error.
 
 ::
 
@@ -6,11 +6,16 @@
     └── RoyaltiesError
         ├── RoyaltiesConfigError (ValueError)      a setting is not usable (AIREX_* variables)
         ├── PricingError (ValueError)              terms that cannot be invoiced (in pricing)
-        └── ReportRefusedError (ValueError)        a usage report that is not priced at all
-            ├── UnknownLicenceError                its licence is not in the grant register
-            ├── UnknownReportError                 it corrects a report never priced
-            ├── ReportConflictError                same ReportId / MessageId, other content
-            └── NotLicenseeError                   its sender is not the licence's licensee
+        ├── ReportRefusedError (ValueError)        a usage report that is not priced at all
+        │   ├── UnknownLicenceError                its licence is not in the grant register
+        │   ├── UnknownReportError                 it corrects a report never priced
+        │   ├── ReportConflictError                same ReportId / MessageId, other content
+        │   └── NotLicenseeError                   its sender is not the licence's licensee
+        ├── UnknownInvoiceError (LookupError)      no invoice or credit note has this InvoiceId
+        └── DistributionError (ValueError)         a payment that cannot be distributed as asked
+            └── PaymentError                       a payment that cannot be recorded as sent
+                ├── UnknownSettledDocumentError    it settles an invoice never issued here
+                └── OverpaymentError               it pays more than is open on the invoice
 
 Every refusal can say itself as a :class:`~airex.errors.MessageError` (stable code, the
 acknowledgement status it implies), so that the exchange can acknowledge the report with it:
@@ -22,14 +27,19 @@ from __future__ import annotations
 from airex.errors import AirexError, MessageError, MessageStatus
 
 __all__ = [
+    "DistributionError",
     "NotLicenseeError",
+    "OverpaymentError",
+    "PaymentError",
     "PricingError",
     "ReportConflictError",
     "ReportRefusedError",
     "RoyaltiesConfigError",
     "RoyaltiesError",
+    "UnknownInvoiceError",
     "UnknownLicenceError",
     "UnknownReportError",
+    "UnknownSettledDocumentError",
 ]
 
 
@@ -87,3 +97,23 @@ class NotLicenseeError(ReportRefusedError):
     def message_error(self) -> MessageError:
         """``NotLicensee`` (status NotAuthorised)."""
         return MessageError("NotLicensee", str(self), status=MessageStatus.NOT_AUTHORISED)
+
+
+class UnknownInvoiceError(RoyaltiesError, LookupError):
+    """No invoice or credit note has this InvoiceId."""
+
+
+class DistributionError(RoyaltiesError, ValueError):
+    """A payment cannot be distributed as asked (credit note, amount out of range, bad shares)."""
+
+
+class PaymentError(DistributionError):
+    """A payment cannot be recorded as sent (what and which document are in the message)."""
+
+
+class UnknownSettledDocumentError(PaymentError):
+    """A SettledDocument names an invoice that was never issued here."""
+
+
+class OverpaymentError(PaymentError):
+    """An AppliedAmount is more than what is still open on the invoice."""

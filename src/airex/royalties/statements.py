@@ -51,8 +51,8 @@ from airex.db import read_transaction
 from airex.ledger.money import currency_exponent
 from airex.messages.statement import RoyaltyStatementMessage
 from airex.royalties import _distribution_store as store
-from airex.royalties._distribution_core import group_order
 from airex.royalties._distribution_period import PeriodSpec
+from airex.royalties._distribution_result import group_order
 from airex.royalties._distribution_xml import (
     SHARE_TEXTS,
     StatementHead,

@@ -14,6 +14,7 @@ from datetime import date
 from sqlalchemy.engine import Engine
 
 from airex.ledger import AccountKey, AccountKind, Journal, Money, NewEntry, PostingLine
+from airex.royalties import PayableInvoice
 from airex.royalties._types import (
     USE_TYPES,
     Basis,
@@ -22,7 +23,6 @@ from airex.royalties._types import (
     PricedReport,
     ReportWorks,
 )
-from airex.royalties.distribution import InvoiceSummary
 
 CMO = "PADPIDA2026HARMONIA"
 DEV = "PADPIDA2026CADENZA"
@@ -108,12 +108,12 @@ class FakeInvoices:
         """Issue one more invoice."""
         self.invoices[priced.invoice_id] = priced
 
-    def summary(self, invoice_id: str) -> InvoiceSummary | None:
+    def summary(self, invoice_id: str) -> PayableInvoice | None:
         """The invoice's summary, or None."""
         priced = self.invoices.get(invoice_id)
         if priced is None:
             return None
-        return InvoiceSummary(
+        return PayableInvoice(
             priced.invoice_id,
             priced.invoice_type,
             priced.licence_id,

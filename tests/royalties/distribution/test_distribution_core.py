@@ -10,7 +10,7 @@ from _distribution_support import invoice, line
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airex.royalties._distribution_core import (
+from airex.royalties import (
     Distribution,
     DistributionError,
     SuspenseReason,
