@@ -16,6 +16,7 @@ import typer
 
 from airex import __version__
 from airex.cli._batch import batch_app
+from airex.cli._common import out, plural
 from airex.cli._demo import demo
 from airex.cli._exchange import register as register_exchange
 from airex.cli._files import Outcome, check_file, collect, parse_file, require_files
@@ -115,15 +116,6 @@ MaxBytesOpt = Annotated[
 ]
 
 
-def _write(line: str) -> None:
-    # sys.stdout is looked up on every call: the progress bar may proxy it while it runs.
-    sys.stdout.write(line + "\n")
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 @contextmanager
 def _progress_bar(total: int, *, enabled: bool) -> Iterator[Callable[[], None]]:
     """A Rich progress bar on stderr, only on a terminal and for many files; yields `advance`."""
@@ -155,13 +147,13 @@ def _no_advance() -> None:
 
 def _report(outcome: Outcome, *, as_json: bool, verbose: bool) -> None:
     if as_json:
-        _write(json.dumps(outcome.as_json(), ensure_ascii=False))
+        out(json.dumps(outcome.as_json(), ensure_ascii=False))
         return
     for line in outcome.lines():
-        _write(line)
+        out(line)
     if outcome.valid and verbose:
         result = outcome.result
-        _write(f"{outcome.name}: OK {result.message_type} {result.message_id}")
+        out(f"{outcome.name}: OK {result.message_type} {result.message_id}")
 
 
 @app.command(
@@ -229,8 +221,8 @@ def validate(
     sys.stdout.flush()
     if not as_json:
         summary = (
-            f"checked {_plural(len(files), 'file')}: {len(files) - invalid} valid, "
-            f"{invalid} invalid ({_plural(errors, 'error')})"
+            f"checked {plural(len(files), 'file')}: {len(files) - invalid} valid, "
+            f"{invalid} invalid ({plural(errors, 'error')})"
         )
         typer.echo(summary, err=True)
     raise typer.Exit(1 if invalid else 0)
@@ -271,7 +263,7 @@ def show(
             invalid = True
             console.file.flush()
             for line in outcome.lines():
-                _write(line)
+                out(line)
             sys.stdout.flush()
         else:
             render(console, outcome.name, outcome.message)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from airex.cli._common import APP_SETTINGS, fail
+from airex.cli._common import out as _out
 from airex.cli._files import collect, display_name, format_error
 
 if TYPE_CHECKING:
@@ -39,21 +41,12 @@ batch_app = typer.Typer(
         "  airex batch verify inbox/20260420091500000 --write-ack   # check, answer\n"
         "  airex batch unpack inbox/20260420091500000.zip --out batch/"
     ),
-    rich_markup_mode=None,
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    **APP_SETTINGS,
 )
 
 
 def _fail(message: str, code: int = _EXIT_USAGE) -> NoReturn:
-    typer.echo(f"airex: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
+    raise fail(message, code)
 
 
 @batch_app.command(

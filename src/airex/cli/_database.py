@@ -14,22 +14,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import typer
-
-from airex.cli._options import EXIT_USAGE
+from airex.cli._common import fail
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from airex.db import DatabaseConfig
+    from airex.registry import Registry
 
-__all__ = ["database_config", "fail", "missing_database", "open_engine", "require_database"]
-
-
-def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    """Print ``airex: <message>`` on standard error; the Exit to raise (status 2 by default)."""
-    typer.echo(f"airex: {message}", err=True)
-    return typer.Exit(code)
+__all__ = [
+    "database_config",
+    "fail",
+    "missing_database",
+    "open_engine",
+    "open_registry",
+    "require_database",
+]
 
 
 def database_config(database: str | None) -> DatabaseConfig:
@@ -103,3 +103,20 @@ def open_engine(database: str | None, *, create: bool = False) -> Iterator[Engin
         raise fail(f"{where}: cannot use the database: {reason}") from None
     finally:
         engine.dispose()
+
+
+@contextmanager
+def open_registry(database: str | None, regime: str | None = None) -> Iterator[Registry]:
+    """The registry on the chosen database; its errors exit with status 2."""
+    from airex.registry import Registry, RegistryConfigError, RegistrySettings
+
+    try:
+        settings = (
+            RegistrySettings(regime=regime)  # type: ignore[arg-type]
+            if regime is not None
+            else RegistrySettings.from_env()
+        )
+    except RegistryConfigError as exc:
+        raise fail(str(exc)) from None
+    with open_engine(database) as engine:
+        yield Registry(engine, settings)

@@ -34,6 +34,7 @@ __all__ = [
     "file_problem",
     "format_error",
     "parse_file",
+    "print_errors",
     "require_files",
 ]
 
@@ -220,3 +221,9 @@ def parse_file(path: str, limits: ParseLimits) -> Outcome:
         return Outcome(name, CheckResult(errors=[_unreadable(exc)]))
     result = CheckResult(message_type=message.message_type, message_id=message.message_id)
     return Outcome(name, result, message)
+
+
+def print_errors(errors: list[MessageError], fallback: str) -> None:
+    """Each error as ``file:line: CODE path: message`` on standard error."""
+    for error in errors:
+        typer.echo(format_error(display_name(error.file or fallback), error), err=True)

@@ -19,29 +19,20 @@ commands that use it, never at import time, so the rest of ``airex`` starts as f
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from airex.cli._database import database_config, fail, open_engine
+from airex.cli._common import APP_SETTINGS, emit_json, fail, table
+from airex.cli._database import database_config, open_engine
 from airex.cli._options import DatabaseOpt
 
 if TYPE_CHECKING:
     from airex.ledger import GrantPublic
 
-__all__ = ["DatabaseOpt", "db_app", "ledger_app"]
-
-_APP_SETTINGS: dict[str, Any] = {
-    "rich_markup_mode": None,
-    "add_completion": False,
-    "pretty_exceptions_show_locals": False,
-    "context_settings": {"help_option_names": ["-h", "--help"]},
-    "no_args_is_help": True,
-}
+__all__ = ["db_app", "ledger_app"]
 
 ledger_app = typer.Typer(
     name="ledger",
@@ -60,7 +51,7 @@ ledger_app = typer.Typer(
         "  airex ledger check                                # verify every invariant\n"
         "\n\nThe database is --database URL, else $AIREX_DATABASE_URL, else ./airex.db."
     ),
-    **_APP_SETTINGS,
+    **APP_SETTINGS,
 )
 
 db_app = typer.Typer(
@@ -72,7 +63,7 @@ db_app = typer.Typer(
         "  airex db upgrade --database postgresql://airex@db/airex   # a server\n"
         "\n\nThe database is --database URL, else $AIREX_DATABASE_URL, else ./airex.db."
     ),
-    **_APP_SETTINGS,
+    **APP_SETTINGS,
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON Lines: one JSON object per row.")]
@@ -94,40 +85,7 @@ DateOpt = Annotated[
 ]
 
 
-_fail = fail
-_config = database_config
-_engine = open_engine
-
-
 # --- output --------------------------------------------------------------------------------
-
-
-def _emit_json(objects: Sequence[dict[str, Any]]) -> None:
-    for obj in objects:
-        sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[int]) -> None:
-    """Rows under headers: a Rich table on a terminal, aligned plain text otherwise."""
-    if sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(*headers, box=None, header_style="bold", pad_edge=False)
-        for index, column in enumerate(table.columns):
-            if index in right:
-                column.justify = "right"
-        for row in rows:
-            table.add_row(*row)
-        Console(markup=False, highlight=False, emoji=False).print(table)
-        return
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    for row in [list(headers), *rows]:
-        cells = [
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
-        sys.stdout.write("  ".join(cells).rstrip() + "\n")
 
 
 def _side(minor: int) -> str:
@@ -153,12 +111,12 @@ def accounts(
     """List the accounts: one per (party, kind, currency), per licence for pools."""
     from airex.ledger import Journal
 
-    with _engine(database) as engine:
+    with open_engine(database) as engine:
         found = Journal(engine).accounts(party=party)
     if as_json:
-        _emit_json([a.model_dump(mode="json") for a in found])
+        emit_json([a.model_dump(mode="json") for a in found])
         return
-    _table(
+    table(
         ["ID", "PARTY", "KIND", "CURRENCY", "LICENCE"],
         [[str(a.id), a.party, str(a.kind), a.currency, a.licence_id or "-"] for a in found],
         right={0},
@@ -187,12 +145,12 @@ def balances(
     from airex.ledger import Journal
 
     day: date | None = as_of.date() if as_of is not None else None
-    with _engine(database) as engine:
+    with open_engine(database) as engine:
         found = Journal(engine).balances(party=party, as_of=day)
     if as_json:
-        _emit_json([b.model_dump(mode="json") for b in found])
+        emit_json([b.model_dump(mode="json") for b in found])
         return
-    _table(
+    table(
         ["PARTY", "KIND", "LICENCE", "CURRENCY", "BALANCE", "SIDE", "POSTINGS"],
         [
             [
@@ -242,10 +200,10 @@ def journal(
     """Show journal entries in posting order, each with its postings."""
     from airex.ledger import Journal
 
-    with _engine(database) as engine:
+    with open_engine(database) as engine:
         found = Journal(engine).entries(party=party, limit=limit)
     if as_json:
-        _emit_json([e.model_dump(mode="json") for e in found])
+        emit_json([e.model_dump(mode="json") for e in found])
         return
     for entry in found:
         reversal = f" (reverses #{entry.reverses_entry_id})" if entry.reverses_entry_id else ""
@@ -339,8 +297,8 @@ def grants(
     from airex.ledger import GrantRegister
 
     if in_force_on is None and (licensee or work or use_type):
-        raise _fail("--licensee, --work and --use-type go with --in-force-on DATE")
-    with _engine(database) as engine:
+        raise fail("--licensee, --work and --use-type go with --in-force-on DATE")
+    with open_engine(database) as engine:
         register = GrantRegister(engine)
         if in_force_on is None:
             found = register.history(licence)
@@ -351,9 +309,9 @@ def grants(
             if licence is not None:
                 found = [g for g in found if g.licence_id == licence]
     if as_json:
-        _emit_json([g.model_dump(mode="json") for g in found])
+        emit_json([g.model_dump(mode="json") for g in found])
         return
-    _table(
+    table(
         ["LICENCE", "STATUS", "ISSUED", "LICENSEE", "TERM", "USE TYPES", "WORKS", "TERRITORY"],
         [_grant_row(g) for g in found],
         right=set(),
@@ -386,11 +344,11 @@ def check(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
     """
     from airex.ledger import check_ledger, require_current
 
-    with _engine(database) as engine:
+    with open_engine(database) as engine:
         require_current(engine)  # a schema that is not the code's is exit 2, like elsewhere
         report = check_ledger(engine)
     if as_json:
-        _emit_json([report.as_dict()])
+        emit_json([report.as_dict()])
     else:
         lines = report.lines()
         for line in lines[:-1]:
@@ -424,8 +382,8 @@ def upgrade_schema(database: DatabaseOpt = None) -> None:
     """
     from airex.db import upgrade_all
 
-    with _engine(database, create=True) as engine:
-        where = _config(database).display_url()
+    with open_engine(database, create=True) as engine:
+        where = database_config(database).display_url()
         for step in upgrade_all(engine):
             if not step.changed:
                 typer.echo(

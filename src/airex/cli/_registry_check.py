@@ -1,15 +1,7 @@
-"""``airex registry``: import work declarations, check usage against preferences, list works.
+"""``airex registry check``: decide every record of a usage report against the registry's
+preferences and the licence's scope (from the grant register or a LicenceMessage file).
 
-* ``import FILE...`` — WorkDeclarationMessages into the registry (each validated first);
-* ``check --licence L USAGE_FILE...`` — every record of a usage report: permitted or not, and
-  why (opted in, opted out, unknown work, outside the repertoire or term...);
-* ``works`` — the registry's works, as a table or JSON Lines.
-
-Every command takes ``--database URL`` like ``airex ledger`` (default ``$AIREX_DATABASE_URL``,
-else ``./airex.db``; create the tables with ``airex db upgrade``). ``check`` takes
-``--regime`` (default ``$AIREX_PREFERENCE_REGIME``, else opt-in). Exit status: 0 success,
-1 a file was invalid or (``check``) a record is not permitted, 2 a usage error or a database
-that cannot be used.
+Registered on ``airex registry`` by :mod:`airex.cli._registry`.
 """
 
 from __future__ import annotations
@@ -17,47 +9,27 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
+from airex.cli._common import fail, plural
+from airex.cli._database import open_registry
 from airex.cli._files import display_name, format_error, require_files
-from airex.cli._ledger import DatabaseOpt, _engine, _fail, _table
+from airex.cli._options import DatabaseOpt
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from airex.registry import LicenceScope, Registry, WorkPublic
+    from airex.registry import LicenceScope
 
-__all__ = ["registry_app"]
+__all__ = ["check_app"]
 
-PROGRESS_THRESHOLD = 20
-"""``import`` shows a progress bar (on a terminal) when it imports more files than this."""
-
-registry_app = typer.Typer(
-    name="registry",
-    help=(
-        "The registry of works: identifiers, rightsholder shares and AI-use preferences, "
-        "with every declaration kept as a version. Import WorkDeclarationMessages, check "
-        "usage reports against the works' preferences, list the works."
-    ),
-    epilog=(
-        "\b\nExamples:\n"
-        "  airex db upgrade                                       # create the tables\n"
-        "  airex registry import samples/work-declaration/*.xml   # declarations in\n"
-        "  airex registry check --licence HARM-LIC-2026-0042 q1.tsv.gz > q1-check.tsv\n"
-        "  airex registry works --json                            # JSON Lines\n"
-        "\n\nThe database is --database URL, else $AIREX_DATABASE_URL, else ./airex.db."
-    ),
-    rich_markup_mode=None,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    no_args_is_help=True,
-)
+check_app = typer.Typer()
+"""Holds ``check``; merged into ``airex registry`` (no group of its own)."""
 
 RegimeOpt = Annotated[
     str | None,
@@ -72,145 +44,6 @@ RegimeOpt = Annotated[
         show_default=False,
     ),
 ]
-
-
-@contextmanager
-def _registry(database: str | None, regime: str | None = None) -> Iterator[Registry]:
-    """The registry on the chosen database; its errors exit with status 2."""
-    from airex.registry import Registry, RegistryConfigError, RegistrySettings
-
-    try:
-        settings = (
-            RegistrySettings(regime=regime)  # type: ignore[arg-type]
-            if regime is not None
-            else RegistrySettings.from_env()
-        )
-    except RegistryConfigError as exc:
-        raise _fail(str(exc)) from None
-    with _engine(database) as engine:
-        yield Registry(engine, settings)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Callable[[], None]]:
-    """A Rich progress bar on stderr (terminal only, many files); yields ``advance``."""
-    if not (total > PROGRESS_THRESHOLD and sys.stderr.isatty()):
-        yield _no_advance
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    progress = Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=Console(stderr=True, soft_wrap=True),
-        transient=True,
-        redirect_stdout=sys.stdout.isatty(),
-        redirect_stderr=False,
-    )
-    task = progress.add_task("importing", total=total)
-    with progress:
-        yield lambda: progress.advance(task)
-
-
-def _no_advance() -> None:
-    """Nothing to advance when no progress bar is shown."""
-
-
-def _write(line: str) -> None:
-    sys.stdout.write(line + "\n")
-
-
-# --- import ----------------------------------------------------------------------------------
-
-
-@registry_app.command(
-    "import",
-    short_help="Import WorkDeclarationMessages (validated first).",
-    epilog=(
-        "\b\nExamples:\n"
-        "  airex registry import samples/work-declaration/*.xml\n"
-        "  airex registry import --database postgresql://airex@db/airex inbox/*.xml\n"
-        "\n\nEach file is validated (XSD and business rules) first: an invalid file is "
-        "reported FILE:LINE: CODE PATH: MESSAGE, as by airex validate, and skipped. Each "
-        "imported file prints FILE: N works: new works, new versions, unchanged, conflicts; "
-        "each conflict (an identifier another work holds) follows on its own line. Importing "
-        "the same message again changes nothing.\n\nExit status: 0 when every file was "
-        "imported, 1 when any was invalid or refused, 2 on a usage, configuration or database "
-        "error (e.g. no database: run airex db upgrade first)."
-    ),
-)
-def import_(
-    files: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="FILE", help="WorkDeclarationMessage files to import.", show_default=False
-        ),
-    ],
-    database: DatabaseOpt = None,
-) -> None:
-    """Import WorkDeclarationMessages into the registry.
-
-    The works belong to the party a message is sent on behalf of (SentOnBehalfOf), else to
-    its sender; a declaration takes effect on the UTC date of its MessageCreatedDateTime and
-    supersedes the same party's earlier declaration of the work from then on. A summary goes
-    to standard error.
-    """
-    import airex
-    from airex.registry import ImportResult, RegistryError
-
-    require_files(files)
-    failed = 0
-    total = ImportResult("")
-    with _registry(database) as registry, _progress(len(files)) as advance:
-        for path in files:
-            name = display_name(path)
-            result = _import_file(registry, path, name, airex, RegistryError)
-            if result is None:
-                failed += 1
-            else:
-                total = total + result
-            advance()
-    sys.stdout.flush()
-    typer.echo(
-        f"imported {_plural(len(files) - failed, 'file')} ({total.summary()}), {failed} failed",
-        err=True,
-    )
-    raise typer.Exit(1 if failed else 0)
-
-
-def _import_file(
-    registry: Registry, path: str, name: str, airex: Any, registry_error: type[Exception]
-) -> Any:
-    """Validate and import one file; print what happened; ``None`` when it failed."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        _write(f"{name}: FileUnreadable: cannot read the file: {exc.strerror or exc}")
-        return None
-    result = airex.check(raw)
-    if result.errors:
-        for error in result.errors:
-            _write(format_error(name, error))
-        return None
-    if result.message_type != "WorkDeclarationMessage":
-        _write(f"{name}: a {result.message_type}, not a WorkDeclarationMessage; skipped")
-        return None
-    try:
-        imported = registry.import_declaration(airex.parse(raw), raw=raw)
-    except registry_error as exc:
-        _write(f"{name}: {exc}")
-        return None
-    _write(f"{name}: {imported.summary()}")
-    for conflict in imported.conflict_details:
-        _write(f"{name}: conflict: {conflict}")
-    return imported
 
 
 # --- check -----------------------------------------------------------------------------------
@@ -231,19 +64,19 @@ def _scope_from_register(engine: Engine, licence_id: str, start: date, end: date
     register = GrantRegister(engine)
     latest = register.state_on(licence_id, end)
     if latest is None:
-        raise _fail(
+        raise fail(
             f"licence {licence_id} is not in the grant register on {end} (record its "
             "LicenceMessage, or give it with --licence-file LICENCE.xml)"
         )
     source = register.source_message(latest.id)
     if source is None:
-        raise _fail(
+        raise fail(
             f"the grant register keeps no message for licence {licence_id} (state "
             f"{latest.source_message_id}); give it with --licence-file LICENCE.xml"
         )
     message = airex.parse(source)
     if not isinstance(message, LicenceMessage):
-        raise _fail(f"grant {latest.id} of licence {licence_id} holds a {message.message_type}")
+        raise fail(f"grant {latest.id} of licence {licence_id} holds a {message.message_type}")
     status = str(latest.status)
     first = register.state_on(licence_id, start)
     during = [
@@ -269,24 +102,24 @@ def _scope_from_file(path: str, licence_id: str | None) -> LicenceScope:
         with open(path, "rb") as handle:
             raw = handle.read()
     except OSError as exc:
-        raise _fail(f"cannot read {name}: {exc.strerror or exc}") from None
+        raise fail(f"cannot read {name}: {exc.strerror or exc}") from None
     result = airex.check(raw)
     if result.errors:
         for error in result.errors:
             typer.echo(format_error(name, error), err=True)
-        raise _fail(f"{name} is not a valid LicenceMessage", 1)
+        raise fail(f"{name} is not a valid LicenceMessage", 1)
     message = airex.parse(raw)
     if not isinstance(message, LicenceMessage):
-        raise _fail(f"{name} is a {message.message_type}, not a LicenceMessage", 1)
+        raise fail(f"{name} is a {message.message_type}, not a LicenceMessage", 1)
     licence = message.licence
     if licence_id is not None and licence.licence_id != licence_id:
-        raise _fail(f"{name} is licence {licence.licence_id}, not {licence_id}")
+        raise fail(f"{name} is licence {licence.licence_id}, not {licence_id}")
     return LicenceScope.from_terms(
         licence.licence_id, str(licence.licence_status), licence.licence_terms
     )
 
 
-@registry_app.command(
+@check_app.command(
     short_help="Check a usage report's records against the registry: permitted or not, why.",
     epilog=(
         "\b\nExamples:\n"
@@ -380,7 +213,7 @@ def check(
         )
     start, end = header.reporting_period.start_date, header.reporting_period.end_date
     counts: dict[str, int] = {}
-    with _registry(database, regime) as registry:
+    with open_registry(database, regime) as registry:
         if licence_file is not None:
             scope = _scope_from_file(licence_file, licence)
         else:
@@ -454,7 +287,7 @@ def _output(path: str | None) -> Iterator[TextIO]:
     try:
         handle = open(temporary, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
     except OSError as exc:
-        raise _fail(f"cannot write {display_name(path)}: {exc.strerror or exc}") from None
+        raise fail(f"cannot write {display_name(path)}: {exc.strerror or exc}") from None
     try:
         with handle:
             yield handle
@@ -472,7 +305,7 @@ def _summary(licence_id: str, start: date, end: date, counts: dict[str, int], re
     records = sum(counts.values())
     permitted = sum(n for reason, n in counts.items() if Reason(reason).permitted)
     typer.echo(
-        f"{_plural(records, 'record')} under licence {licence_id}, {start} to {end} "
+        f"{plural(records, 'record')} under licence {licence_id}, {start} to {end} "
         f"({regime} regime): {permitted} permitted, {records - permitted} not permitted",
         err=True,
     )
@@ -480,70 +313,3 @@ def _summary(licence_id: str, start: date, end: date, counts: dict[str, int], re
         if counts.get(reason):
             yes = "permitted" if reason.permitted else "not permitted"
             typer.echo(f"  {reason.value:<26} {counts[reason]:>10}  {yes}", err=True)
-
-
-# --- works -----------------------------------------------------------------------------------
-
-
-def _work_row(work: WorkPublic) -> list[str]:
-    shares = ", ".join(
-        f"{s.party_id} {s.percentage}%"
-        + ("" if s.territories == ["Worldwide"] else f" {s.territories}")
-        for s in work.shares
-    )
-    preferences = ", ".join(f"{p.use_type} {p.preference}" for p in work.preferences)
-    return [
-        str(work.key),
-        work.owner,
-        work.work_type,
-        work.title,
-        " ".join(f"{i.type}::{i.value}" for i in work.ids),
-        shares,
-        preferences or "-",
-        str(work.versions),
-    ]
-
-
-@registry_app.command(
-    short_help="List the works: ids, title, type, shares, preferences, versions.",
-    epilog=(
-        "\b\nExamples:\n"
-        "  airex registry works\n"
-        "  airex registry works --json --on 2026-03-31 > works.jsonl\n"
-        "\n\nEach work is shown with its version in effect on --on DATE (default: its latest "
-        "version). A JSON object holds the work's key, owner, versions (how many) and the "
-        "version's version_id, effective_from, declared_at, source, reference, title, "
-        "work_type, contains_ai, contributors, ids (type, value, namespace, key, resolves), "
-        "shares (party_id, percentage, territories, excluded) and preferences (use_type, "
-        "preference, effective_date, territories, excluded)."
-    ),
-)
-def works(
-    database: DatabaseOpt = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON Lines: one work a line.")
-    ] = False,
-    on: Annotated[
-        datetime | None,
-        typer.Option(
-            "--on",
-            metavar="DATE",
-            formats=["%Y-%m-%d"],
-            help="Show each work as declared on DATE (YYYY-MM-DD). Default: the latest.",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """List every work of the registry with its version in effect."""
-    day = on.date() if on is not None else None
-    with _registry(database) as registry:
-        if as_json:
-            for work in registry.works(day):
-                _write(json.dumps(work.model_dump(mode="json"), ensure_ascii=False))
-            return
-        rows = [_work_row(work) for work in registry.works(day)]
-    _table(
-        ["KEY", "OWNER", "TYPE", "TITLE", "IDS", "SHARES", "PREFERENCES", "VERSIONS"],
-        rows,
-        right={0, 7},
-    )

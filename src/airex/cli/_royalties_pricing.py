@@ -1,17 +1,7 @@
-"""``airex royalties``: price usage reports into invoices, list held usage; distribution.
+"""``airex royalties invoice`` and ``held``: price a usage report (XML or flat file, split or
+gzip) into invoices and an acknowledgement; list the usage records held back from it.
 
-A Typer sub-app registered on the main app as ``royalties``:
-
-* ``invoice REPORT...`` prices a usage report (XML or flat file, split or gzip) under its
-  licence's tariffs, stores it, posts the invoice in the ledger, and writes the
-  InvoiceMessage (a CreditNote too, for a correction that lowers the amount) and the
-  AcknowledgementMessage (held usage as warnings) to ``--out``;
-* ``held REPORT_ID`` lists the usage records held back from a priced report.
-
-:mod:`airex.royalties` (and with it SQLAlchemy, the registry and the ledger) is imported by
-the commands that use it, never at import time, so the rest of ``airex`` starts as fast as
-before. Exit status: 0 success (warnings included), 1 the report was refused or is invalid
-(the reason on stderr), 2 a usage error or a database that cannot be used.
+Registered on ``airex royalties`` by :mod:`airex.cli._royalties`.
 """
 
 from __future__ import annotations
@@ -22,51 +12,28 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from airex.cli._files import display_name, format_error, require_files
-from airex.cli._ledger import DatabaseOpt, _emit_json, _engine, _table
+from airex.cli._common import emit_json, fail, table
+from airex.cli._database import open_engine
+from airex.cli._files import display_name, print_errors, require_files
+from airex.cli._options import DatabaseOpt
 
 if TYPE_CHECKING:
     from airex.errors import MessageError
     from airex.formats.usage import UsageReader, UsageRow
     from airex.royalties import InvoiceResult
 
-__all__ = ["royalties_app"]
+__all__ = ["pricing_app"]
 
 _EXIT_REFUSED = 1
 _EXIT_USAGE = 2
 _UPDATE_EVERY = 8192  # records between progress-bar refreshes
 
-_APP_SETTINGS: dict[str, Any] = {
-    "rich_markup_mode": None,
-    "add_completion": False,
-    "pretty_exceptions_show_locals": False,
-    "context_settings": {"help_option_names": ["-h", "--help"]},
-    "no_args_is_help": True,
-}
-
-royalties_app = typer.Typer(
-    name="royalties",
-    help=(
-        "Royalties: price usage reports under their licence's tariffs into invoices, list "
-        "the usage held back, distribute paid money and write royalty statements."
-    ),
-    epilog=(
-        "\b\nExamples:\n"
-        "  airex royalties invoice q1.tsv.gz --out outbox/   # price a report, write the invoice\n"
-        "  airex royalties held DEV-UR-2026-Q1               # the records held for follow-up\n"
-        "\n\nThe database is --database URL, else $AIREX_DATABASE_URL, else ./airex.db."
-    ),
-    **_APP_SETTINGS,
-)
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"airex: {message}", err=True)
-    return typer.Exit(code)
+pricing_app = typer.Typer()
+"""Holds ``invoice`` and ``held``; merged into ``airex royalties`` (no group of its own)."""
 
 
 def _no_refresh() -> None:
@@ -141,13 +108,13 @@ def _summary(result: InvoiceResult, written: list[Path]) -> None:
         f"records: {result.records:,} read, {priced:,} priced, {result.held_records:,} held\n"
     )
     if result.held_by_reason:
-        _table(
+        table(
             ["HELD", "RECORDS"],
             [[reason, f"{count:,}"] for reason, count in result.held_by_reason.items()],
             right={1},
         )
     if result.lines:
-        _table(
+        table(
             ["LINE", "TARIFF", "TYPE", "QUANTITY", "UNIT PRICE", "AMOUNT", "WORKS"],
             [
                 [
@@ -180,7 +147,7 @@ def _summary(result: InvoiceResult, written: list[Path]) -> None:
         out.write(f"wrote {path}\n")
 
 
-@royalties_app.command(
+@pricing_app.command(
     short_help="Price a usage report into an invoice; write it and the acknowledgement.",
     epilog=(
         "\b\nExamples:\n"
@@ -247,12 +214,12 @@ def invoice(
     try:
         reader = open_report(report)
     except ValueError as exc:  # the form cannot be told, or XML and flat files mixed
-        raise _fail(f"{exc}", _EXIT_USAGE) from None
+        raise fail(f"{exc}", _EXIT_USAGE) from None
     try:
         header = reader.header
     except MessageInvalidError as exc:  # no header to answer: no acknowledgement either
-        _print_errors(exc.errors, report[0])
-        raise _fail(
+        print_errors(exc.errors, report[0])
+        raise fail(
             f"{display_name(report[0])}: the report cannot be read: nothing priced, and no "
             "acknowledgement written (the report's header names no one to send it to)",
             _EXIT_REFUSED,
@@ -261,10 +228,10 @@ def invoice(
         settings = RoyaltySettings.from_env()
         registry_settings = RegistrySettings.from_env()
     except (RoyaltiesError, RegistryError) as exc:
-        raise _fail(str(exc), _EXIT_USAGE) from None
+        raise fail(str(exc), _EXIT_USAGE) from None
     issue_date: date | None = today.date() if today is not None else None
     refused: list[MessageError] = []
-    with _engine(database) as engine:
+    with open_engine(database) as engine:
         try:
             service = InvoiceService(engine, settings, Registry(engine, registry_settings))
             with _progress(reader) as refresh:
@@ -272,7 +239,7 @@ def invoice(
                     _counted(reader, refresh), header=header, today=issue_date, form=_form(reader)
                 )
         except MessageInvalidError as exc:
-            _print_errors(exc.errors, report[0])
+            print_errors(exc.errors, report[0])
             refused = list(exc.errors)
         except ReportRefusedError as exc:
             typer.echo(f"airex: report {header.report_id} not priced: {exc}", err=True)
@@ -281,7 +248,7 @@ def invoice(
             typer.echo(f"airex: report {header.report_id} not priced: {exc}", err=True)
             refused = [ReportRefusedError(str(exc)).message_error()]
         except (RoyaltiesError, RegistryError) as exc:
-            raise _fail(str(exc), _EXIT_USAGE) from None
+            raise fail(str(exc), _EXIT_USAGE) from None
     if refused:
         cmo = settings.cmo_party_id or header.message_header.message_recipients[0].party_id
         ack = refusal_acknowledgement(
@@ -294,8 +261,8 @@ def invoice(
             out.mkdir(parents=True, exist_ok=True)
             path = _write_file(out, f"ACK_{header.message_header.message_id}.xml", serialise(ack))
         except OSError as exc:
-            raise _fail(f"cannot write to {out}: {exc.strerror or exc}", _EXIT_USAGE) from None
-        raise _fail(
+            raise fail(f"cannot write to {out}: {exc.strerror or exc}", _EXIT_USAGE) from None
+        raise fail(
             f"report {header.report_id} refused: nothing priced, stored or posted; wrote {path}",
             _EXIT_REFUSED,
         )
@@ -310,14 +277,8 @@ def invoice(
             _write_file(out, f"ACK_{header.message_header.message_id}.xml", serialise(ack))
         )
     except OSError as exc:
-        raise _fail(f"cannot write to {out}: {exc.strerror or exc}", _EXIT_USAGE) from None
+        raise fail(f"cannot write to {out}: {exc.strerror or exc}", _EXIT_USAGE) from None
     _summary(result, written)
-
-
-def _print_errors(errors: list[MessageError], fallback: str) -> None:
-    """Each error as ``file:line: CODE path: message`` on standard error."""
-    for error in errors:
-        typer.echo(format_error(display_name(error.file or fallback), error), err=True)
 
 
 def _form(reader: UsageReader) -> str:
@@ -326,7 +287,7 @@ def _form(reader: UsageReader) -> str:
     return "flat" if isinstance(reader, FlatUsageReader) else "xml"
 
 
-@royalties_app.command(
+@pricing_app.command(
     short_help="List the usage records held back from a priced report.",
     epilog=(
         "\b\nExamples:\n"
@@ -366,11 +327,11 @@ def held(
     from airex.royalties import held_records
 
     count = 0
-    with _engine(database) as engine:
+    with open_engine(database) as engine:
         for record in held_records(engine, report_id, sender=sender, reason=reason, limit=limit):
             count += 1
             if as_json:
-                _emit_json(
+                emit_json(
                     [
                         {
                             "file": record.file,
@@ -390,286 +351,3 @@ def held(
                 )
     if not count and not as_json:
         typer.echo(f"no held records for report {report_id}", err=True)
-
-
-# =============================================================================================
-# Distribution and statements: `pay`, `distribute`, `statements`
-# (airex.royalties.distribution / airex.royalties.statements; kept apart from pricing's
-# commands above: its own imports and helpers, all prefixed `_dist`)
-# =============================================================================================
-
-from collections.abc import Iterator as _DistIterator  # noqa: E402
-from contextlib import contextmanager as _dist_contextmanager  # noqa: E402
-from typing import TYPE_CHECKING as _DIST_TYPE_CHECKING  # noqa: E402
-from typing import Annotated as _DistAnnotated  # noqa: E402
-from typing import Any as _DistAny  # noqa: E402
-
-from airex.cli._ledger import DatabaseOpt as _DistDatabaseOpt  # noqa: E402
-from airex.cli._ledger import _engine as _dist_ledger_engine  # noqa: E402
-
-if _DIST_TYPE_CHECKING:
-    from sqlalchemy.engine import Engine as _DistEngine
-
-    from airex.royalties.distribution import DistributionSummary, Distributor, PeriodSpec
-
-_DistPeriodOpt = _DistAnnotated[
-    str,
-    typer.Option(
-        "--period",
-        metavar="P",
-        help="2026-Q1 (a quarter), 2026-03 (a month), 2026 (a year) or "
-        "2026-01-01..2026-03-31 (days, both included): payments whose PaymentDate is in P.",
-        show_default=False,
-    ),
-]
-_DistFeeOpt = _DistAnnotated[
-    str | None,
-    typer.Option(
-        "--admin-fee",
-        metavar="PERCENT",
-        help="The CMO's administration fee on new distributions, 0-100. "
-        "Default: $AIREX_ADMIN_FEE_PERCENT, else 15.",
-        show_default=False,
-    ),
-]
-_DistJsonOpt = _DistAnnotated[bool, typer.Option("--json", help="Print one JSON object per line.")]
-
-
-def _dist_fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"airex: {message}", err=True)
-    return typer.Exit(code)
-
-
-def _dist_period(text: str) -> PeriodSpec:
-    from airex.royalties.distribution import PeriodSpec
-
-    try:
-        return PeriodSpec.parse(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--period") from None
-
-
-@_dist_contextmanager
-def _dist_engine(database: str | None) -> _DistIterator[_DistEngine]:
-    """An engine on the database; a payment refused exits with status 1, other airex errors
-    with status 2, saying what."""
-    from airex.errors import AirexError
-    from airex.royalties.distribution import PaymentError
-
-    with _dist_ledger_engine(database) as engine:
-        try:
-            yield engine
-        except PaymentError as exc:
-            raise _dist_fail(str(exc), 1) from None
-        except AirexError as exc:
-            raise _dist_fail(str(exc)) from None
-
-
-def _distributor(engine: _DistEngine, admin_fee: str | None) -> Distributor:
-    from decimal import Decimal, InvalidOperation
-
-    from airex.royalties.distribution import DistributionSettings, Distributor
-    from airex.royalties.settings import RoyaltySettings
-
-    settings = DistributionSettings.from_settings(RoyaltySettings.from_env())
-    if admin_fee is not None:
-        try:
-            settings = DistributionSettings(Decimal(admin_fee), settings.parties_per_entry)
-        except InvalidOperation:
-            raise typer.BadParameter(
-                f"{admin_fee!r} is not a percentage", param_hint="--admin-fee"
-            ) from None
-    return Distributor(engine, settings)
-
-
-def _dist_money(minor: int, currency: str) -> str:
-    from airex.ledger import Money
-
-    return f"{Money(minor, currency).amount} {currency}"
-
-
-def _dist_json(summary: DistributionSummary) -> dict[str, _DistAny]:
-    from airex.ledger import Money
-
-    def amount(minor: int) -> str:
-        return str(Money(minor, summary.currency).amount)
-
-    return {
-        "payer": summary.payer,
-        "payment_id": summary.payment_id,
-        "invoice_id": summary.invoice_id,
-        "licence_id": summary.licence_id,
-        "payment_date": summary.payment_date.isoformat(),
-        "currency": summary.currency,
-        "paid": amount(summary.paid_minor),
-        "to_rightsholders": amount(summary.gross_minor),
-        "admin_fee": amount(summary.fee_minor),
-        "net": amount(summary.net_minor),
-        "suspense": amount(summary.suspense_minor),
-        "rightsholders": summary.parties,
-        "lines": summary.lines,
-        "new": summary.created,
-    }
-
-
-def _dist_print(summaries: list[DistributionSummary], as_json: bool) -> None:
-    import json
-
-    if as_json:
-        for summary in summaries:
-            typer.echo(json.dumps(_dist_json(summary), ensure_ascii=False))
-        return
-    totals: dict[str, list[int]] = {}
-    for s in summaries:
-        ccy = s.currency
-        typer.echo(
-            f"{s.payment_date} {s.payer} {s.payment_id} invoice {s.invoice_id}: paid "
-            f"{_dist_money(s.paid_minor, ccy)}; to {s.parties} rightsholders "
-            f"{_dist_money(s.gross_minor, ccy)} (administration fee "
-            f"{_dist_money(s.fee_minor, ccy)}, net {_dist_money(s.net_minor, ccy)}); "
-            f"suspense {_dist_money(s.suspense_minor, ccy)}"
-        )
-        total = totals.setdefault(ccy, [0, 0, 0, 0])
-        for i, value in enumerate((s.paid_minor, s.gross_minor, s.fee_minor, s.suspense_minor)):
-            total[i] += value
-    for ccy, (paid, gross, fee, suspense) in sorted(totals.items()):
-        typer.echo(
-            f"total {ccy}: paid {_dist_money(paid, ccy)}, to rightsholders "
-            f"{_dist_money(gross, ccy)}, administration fee {_dist_money(fee, ccy)}, net "
-            f"{_dist_money(gross - fee, ccy)}, suspense {_dist_money(suspense, ccy)}"
-        )
-
-
-@royalties_app.command(
-    short_help="Record licensees' payments (PaymentNotificationMessage files); distribute them.",
-    epilog=(
-        "\b\nExamples:\n"
-        "  airex royalties pay inbox/payment-2026-05-02.xml\n"
-        "  airex royalties pay --no-distribute inbox/*.xml   # record now, distribute later\n"
-        "\n\nEach SettledDocument must be an invoice issued here by the payee to the payer, "
-        "in its currency, applying no more than is still open on it; otherwise nothing of "
-        "that file is recorded. A file recorded before changes nothing.\n\n"
-        "Exit status: 0 all recorded, 1 a file is not a valid payment notification or a "
-        "payment was refused, 2 a usage, configuration or database error."
-    ),
-)
-def pay(
-    files: _DistAnnotated[
-        list[str], typer.Argument(metavar="FILE", help="PaymentNotificationMessage files.")
-    ],
-    no_distribute: _DistAnnotated[
-        bool,
-        typer.Option("--no-distribute", help="Record only; `distribute` shares it out later."),
-    ] = False,
-    admin_fee: _DistFeeOpt = None,
-    database: _DistDatabaseOpt = None,
-    as_json: _DistJsonOpt = False,
-) -> None:
-    """Record PaymentNotificationMessages of licence fees: cash in, receivable settled, and
-    (unless --no-distribute) each payment distributed to the rightsholders at once."""
-    import airex
-    from airex.messages import PaymentNotificationMessage
-
-    require_files(files)
-    messages = []
-    for name in files:
-        result = airex.check(name)
-        if result.errors:
-            _print_errors(result.errors, name)
-            raise typer.Exit(1)
-        message = airex.parse(name)
-        if not isinstance(message, PaymentNotificationMessage):
-            raise _dist_fail(
-                f"{name} is a {message.message_type}, not a PaymentNotificationMessage", 1
-            )
-        messages.append(message)
-    with _dist_engine(database) as engine:
-        distributor = _distributor(engine, admin_fee)
-        summaries = []
-        for name, message in zip(files, messages, strict=True):
-            for recorded in distributor.record_payment(message, distribute=not no_distribute):
-                if not as_json:
-                    state = "recorded" if recorded.created else "already recorded"
-                    typer.echo(
-                        f"{name}: {state}: {recorded.payment_id} from {recorded.payer}, "
-                        f"{_dist_money(recorded.applied_minor, recorded.currency)} on invoice "
-                        f"{recorded.invoice_id}"
-                    )
-                if recorded.distribution is not None:
-                    summaries.append(recorded.distribution)
-        _dist_print(summaries, as_json)
-
-
-@royalties_app.command(
-    short_help="Distribute the payments of a period that are not distributed yet.",
-    epilog=(
-        "\b\nExamples:\n"
-        "  airex royalties distribute --period 2026-Q2\n"
-        "  airex royalties distribute --period 2026-05 --json\n"
-        "\n\nIdempotent: running it again distributes and posts nothing new. Each line: the "
-        "paid amount, what went to rightsholders (administration fee, net) and to suspense "
-        "(works with no known rightsholder)."
-    ),
-)
-def distribute(
-    period: _DistPeriodOpt,
-    admin_fee: _DistFeeOpt = None,
-    database: _DistDatabaseOpt = None,
-    as_json: _DistJsonOpt = False,
-) -> None:
-    """Share every recorded payment of the period out to works and rightsholders, less the
-    administration fee, and post it in the ledger (rightsholders' payables, fee revenue,
-    suspense)."""
-    spec = _dist_period(period)
-    with _dist_engine(database) as engine:
-        done = _distributor(engine, admin_fee).distribute_pending(spec)
-    if not done and not as_json:
-        typer.echo(f"nothing to distribute: every payment of {period} is distributed")
-        return
-    _dist_print(done, as_json)
-
-
-@royalties_app.command(
-    short_help="Write one RoyaltyStatementMessage per rightsholder for a period.",
-    epilog=(
-        "\b\nExamples:\n"
-        "  airex royalties statements --period 2026-Q2 --out outbox/statements\n"
-        "  airex royalties statements --period 2026 --out year/ --licensor PADPIDA2026HARMONIA\n"
-        "\n\nFiles are <StatementId>.xml (RS-<period>-<currency>-<party>), one per "
-        "rightsholder and currency, covering every distribution of a payment made in the "
-        "period; each is written under a temporary name and renamed when complete."
-    ),
-)
-def statements(
-    period: _DistPeriodOpt,
-    out: _DistAnnotated[
-        str,
-        typer.Option(
-            "--out", metavar="DIR", help="Folder to write the statements into.", show_default=False
-        ),
-    ],
-    licensor: _DistAnnotated[
-        str | None,
-        typer.Option(
-            "--licensor", metavar="PARTY", help="Only this CMO's distributions.", show_default=False
-        ),
-    ] = None,
-    database: _DistDatabaseOpt = None,
-) -> None:
-    """Write the royalty statements of the period: what each rightsholder was credited, per
-    licence, work, use type and tariff, with the administration fee."""
-    from airex.royalties.statements import write_statements
-
-    spec = _dist_period(period)
-    with _dist_engine(database) as engine:
-        result = write_statements(engine, spec, out, licensor=licensor)
-    typer.echo(
-        f"{result.count} statements ({result.lines} lines) from {result.distributions} "
-        f"distributions written to {result.directory}"
-    )
-    for ccy in sorted(result.net_minor):
-        typer.echo(
-            f"  {ccy}: gross {_dist_money(result.gross_minor[ccy], ccy)}, administration fee "
-            f"{_dist_money(result.fee_minor[ccy], ccy)}, "
-            f"net {_dist_money(result.net_minor[ccy], ccy)}"
-        )
