@@ -37,8 +37,9 @@ from airex.batch._ack import (
 )
 from airex.batch._limits import BatchLimits
 from airex.batch._names import ack_name, is_batch_id, manifest_name
-from airex.batch._pack import MessageFile, PackedBatch, pack, unpack
+from airex.batch._pack import MessageFile, PackedBatch, pack
 from airex.batch._source import Batch, BatchReadError, open_batch
+from airex.batch._unpack import unpack
 from airex.batch._verify import BatchEntry, BatchReport, hash_hex, verify
 from airex.batch.errors import (
     BatchError,

@@ -39,8 +39,18 @@ from airex.batch._names import (
     manifest_name,
     member_problem,
 )
+from airex.batch._read_errors import (
+    ambiguous,
+    archive_unreadable,
+    bomb,
+    missing,
+    too_big,
+    too_large,
+    unreadable,
+    unsafe,
+)
 from airex.batch.errors import BatchError
-from airex.errors import MessageError, MessageStatus
+from airex.errors import MessageError
 
 __all__ = ["Batch", "BatchReadError", "open_batch"]
 
@@ -104,77 +114,8 @@ class Batch:
         if name in self._members:
             return self._members[name]
         if name in self._oversize:
-            raise BatchReadError(_too_big(name, self._oversize[name], self.limits.max_file_bytes))
-        raise BatchReadError(_missing(name))
-
-
-# --- errors, one literal code each ----------------------------------------------------------------
-
-
-def _missing(name: str) -> MessageError:
-    return MessageError(
-        "FileMissing",
-        f"{name}: the manifest lists this file, but the batch does not hold it",
-        status=MessageStatus.SIGNATURE_OR_HASH_SUM_WRONG_OR_MISSING,
-    )
-
-
-def _too_big(name: str, size: int, limit: int) -> MessageError:
-    return MessageError(
-        "SizeLimitExceeded",
-        f"{name}: {size} bytes, more than the receiver's limit of {limit} bytes; not read",
-        status=MessageStatus.XML_NOT_WELL_FORMED,
-    )
-
-
-def _unsafe(name: str, why: str) -> MessageError:
-    return MessageError(
-        "UnsafeBatchMember",
-        f"{name}: {why}; refused",
-        status=MessageStatus.XML_NOT_WELL_FORMED,
-    )
-
-
-def _unreadable(name: str, reason: str) -> MessageError:
-    return MessageError(
-        "FileUnreadable",
-        f"{name}: cannot read the file: {reason}",
-        status=MessageStatus.INTERNAL_ERROR,
-    )
-
-
-def _archive_unreadable(name: str, reason: str) -> MessageError:
-    return MessageError(
-        "ArchiveUnreadable",
-        f"{name}: not a readable zip archive: {reason}",
-        status=MessageStatus.XML_NOT_WELL_FORMED,
-    )
-
-
-def _too_large(name: str, what: str) -> MessageError:
-    return MessageError(
-        "BatchTooLarge",
-        f"{name}: {what}; the batch is refused",
-        status=MessageStatus.XML_NOT_WELL_FORMED,
-    )
-
-
-def _bomb(name: str, size: int, compressed: int, ratio: int) -> MessageError:
-    return MessageError(
-        "CompressionRatioExceeded",
-        f"{name}: {compressed} compressed bytes claim to expand to {size} "
-        f"(more than {ratio} times: a zip bomb?); the archive is refused",
-        status=MessageStatus.XML_NOT_WELL_FORMED,
-    )
-
-
-def _ambiguous(name: str, candidates: list[str]) -> MessageError:
-    return MessageError(
-        "ManifestAmbiguous",
-        f"{name}: {len(candidates)} BatchComplete files ({', '.join(candidates)}) and the "
-        "batch's name does not say which is its own",
-        status=MessageStatus.BUSINESS_RULE_VIOLATION,
-    )
+            raise BatchReadError(too_big(name, self._oversize[name], self.limits.max_file_bytes))
+        raise BatchReadError(missing(name))
 
 
 # --- choosing the manifest ------------------------------------------------------------------------
@@ -193,7 +134,7 @@ def _choose_manifest(batch: Batch, top_level: list[str]) -> None:
         batch.manifest_name = candidates[0]
         batch.batch_id = manifest_id_of(candidates[0])
     elif len(candidates) > 1:
-        batch.refusal.append(_ambiguous(batch.name, candidates))
+        batch.refusal.append(ambiguous(batch.name, candidates))
 
 
 # --- folders --------------------------------------------------------------------------------------
@@ -204,7 +145,7 @@ def _open_folder(path: Path, limits: BatchLimits) -> Batch:
     try:
         top = sorted(os.listdir(path))
     except OSError as exc:
-        batch.refusal.append(_unreadable(batch.name, exc.strerror or type(exc).__name__))
+        batch.refusal.append(unreadable(batch.name, exc.strerror or type(exc).__name__))
         return batch
     top_files = [n for n in top if n.startswith(MANIFEST_PREFIX) and _is_regular(path / n)]
     _choose_manifest(batch, top_files)
@@ -216,7 +157,7 @@ def _open_folder(path: Path, limits: BatchLimits) -> Batch:
         names.append(name)
         if len(names) > limits.max_files:
             batch.refusal.append(
-                _too_large(batch.name, f"more than {limits.max_files} files (BatchLimits)")
+                too_large(batch.name, f"more than {limits.max_files} files (BatchLimits)")
             )
             return batch
         with contextlib.suppress(OSError):
@@ -225,7 +166,7 @@ def _open_folder(path: Path, limits: BatchLimits) -> Batch:
                 total += info.st_size  # larger files are rejected alone, never read
     if total > limits.max_total_bytes:
         batch.refusal.append(
-            _too_large(
+            too_large(
                 batch.name, f"its files hold {total} bytes, more than {limits.max_total_bytes}"
             )
         )
@@ -255,7 +196,7 @@ def _walk(root: Path, batch: Batch) -> Iterator[str]:
                 entries = sorted(scan, key=lambda e: e.name)
         except OSError as exc:
             batch.refusal.append(
-                _unreadable(prefix.rstrip("/") or batch.name, exc.strerror or type(exc).__name__)
+                unreadable(prefix.rstrip("/") or batch.name, exc.strerror or type(exc).__name__)
             )
             continue
         folders = []
@@ -270,45 +211,45 @@ def _walk(root: Path, batch: Batch) -> Iterator[str]:
 def _read_folder_file(root: Path, name: str, limit: int) -> bytes:
     parts = name.split("/")
     if not name or any(p in ("", ".", "..") for p in parts):
-        raise BatchReadError(_missing(name))
+        raise BatchReadError(missing(name))
     current = root
     for index, part in enumerate(parts):
         current = current / part
         try:
             mode = os.lstat(current).st_mode
         except FileNotFoundError:
-            raise BatchReadError(_missing(name)) from None
+            raise BatchReadError(missing(name)) from None
         except NotADirectoryError:
-            raise BatchReadError(_missing(name)) from None
+            raise BatchReadError(missing(name)) from None
         except OSError as exc:
-            raise BatchReadError(_unreadable(name, exc.strerror or "OS error")) from exc
+            raise BatchReadError(unreadable(name, exc.strerror or "OS error")) from exc
         if stat.S_ISLNK(mode):
-            raise BatchReadError(_unsafe(name, "a symbolic link in the batch"))
+            raise BatchReadError(unsafe(name, "a symbolic link in the batch"))
         last = index == len(parts) - 1
         if last and not stat.S_ISREG(mode):
             kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-            raise BatchReadError(_unsafe(name, f"{kind}, not a message file"))
+            raise BatchReadError(unsafe(name, f"{kind}, not a message file"))
         if not last and not stat.S_ISDIR(mode):
-            raise BatchReadError(_missing(name))
+            raise BatchReadError(missing(name))
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(current, flags | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # replaced by a link since it was looked at
-            raise BatchReadError(_unsafe(name, "a symbolic link in the batch")) from exc
-        raise BatchReadError(_unreadable(name, exc.strerror or "OS error")) from exc
+            raise BatchReadError(unsafe(name, "a symbolic link in the batch")) from exc
+        raise BatchReadError(unreadable(name, exc.strerror or "OS error")) from exc
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
-            raise BatchReadError(_unsafe(name, "not a regular file"))
+            raise BatchReadError(unsafe(name, "not a regular file"))
         if info.st_size > limit:
-            raise BatchReadError(_too_big(name, info.st_size, limit))
+            raise BatchReadError(too_big(name, info.st_size, limit))
         try:
             data = handle.read(limit + 1)
         except OSError as exc:
-            raise BatchReadError(_unreadable(name, exc.strerror or "OS error")) from exc
+            raise BatchReadError(unreadable(name, exc.strerror or "OS error")) from exc
     if len(data) > limit:  # grew while being read
-        raise BatchReadError(_too_big(name, len(data), limit))
+        raise BatchReadError(too_big(name, len(data), limit))
     return data
 
 
@@ -341,13 +282,13 @@ def _check_members(batch: Batch, infos: list[zipfile.ZipInfo]) -> dict[str, zipf
     limits = batch.limits
     if len(infos) > limits.max_files:
         batch.refusal.append(
-            _too_large(batch.name, f"{len(infos)} members, more than {limits.max_files}")
+            too_large(batch.name, f"{len(infos)} members, more than {limits.max_files}")
         )
         return {}
     for info in infos:
         problem = member_problem(info.filename) or _member_type_problem(info)
         if problem:
-            batch.refusal.append(_unsafe(info.filename, f"a zip member with {problem}"))
+            batch.refusal.append(unsafe(info.filename, f"a zip member with {problem}"))
     if batch.refusal:
         return {}
     prefix = _strip_top_folder([i.filename for i in infos])
@@ -366,16 +307,16 @@ def _check_members(batch: Batch, infos: list[zipfile.ZipInfo]) -> dict[str, zipf
             continue
         if key in seen:
             batch.refusal.append(
-                _unsafe(name, f"a duplicate of zip member {seen[key]} (names differ in case only)")
+                unsafe(name, f"a duplicate of zip member {seen[key]} (names differ in case only)")
                 if seen[key] != name
-                else _unsafe(name, "a zip member that appears twice")
+                else unsafe(name, "a zip member that appears twice")
             )
             continue
         seen[key] = name
         files[name] = info
     for key, name in seen.items():
         if key in folders:
-            batch.refusal.append(_unsafe(name, "both a file and a folder in the zip"))
+            batch.refusal.append(unsafe(name, "both a file and a folder in the zip"))
     return {} if batch.refusal else files
 
 
@@ -392,11 +333,11 @@ def _check_sizes(batch: Batch, files: dict[str, zipfile.ZipInfo]) -> None:
             and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1)
         ):
             batch.refusal.append(
-                _bomb(name, info.file_size, info.compress_size, limits.max_compression_ratio)
+                bomb(name, info.file_size, info.compress_size, limits.max_compression_ratio)
             )
     if total > limits.max_total_bytes:
         batch.refusal.append(
-            _too_large(
+            too_large(
                 batch.name,
                 f"its files hold {total} bytes uncompressed, more than {limits.max_total_bytes}",
             )
@@ -456,11 +397,11 @@ def _open_zip(path: Path, limits: BatchLimits) -> Batch:
     try:
         size = os.stat(path).st_size
     except OSError as exc:
-        batch.refusal.append(_unreadable(batch.name, exc.strerror or type(exc).__name__))
+        batch.refusal.append(unreadable(batch.name, exc.strerror or type(exc).__name__))
         return batch
     if size > limits.max_total_bytes:
         batch.refusal.append(
-            _too_large(batch.name, f"{size} bytes, more than {limits.max_total_bytes}")
+            too_large(batch.name, f"{size} bytes, more than {limits.max_total_bytes}")
         )
         return batch
     directory = _central_directory(path, size)
@@ -468,7 +409,7 @@ def _open_zip(path: Path, limits: BatchLimits) -> Batch:
         count, directory_size = directory
         if count > limits.max_files or directory_size > limits.max_files * _MAX_ENTRY_BYTES:
             batch.refusal.append(
-                _too_large(
+                too_large(
                     batch.name,
                     f"its directory lists {count} members in {directory_size} bytes "
                     f"(at most {limits.max_files} members)",
@@ -488,9 +429,9 @@ def _open_zip(path: Path, limits: BatchLimits) -> Batch:
                 if name not in batch._oversize:
                     batch._members[name] = _read_member(archive, info, limits.max_file_bytes)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
-        batch.refusal.append(_archive_unreadable(batch.name, str(exc) or type(exc).__name__))
+        batch.refusal.append(archive_unreadable(batch.name, str(exc) or type(exc).__name__))
     except OSError as exc:
-        batch.refusal.append(_unreadable(batch.name, exc.strerror or type(exc).__name__))
+        batch.refusal.append(unreadable(batch.name, exc.strerror or type(exc).__name__))
     if batch.refusal:
         batch._members.clear()
         return batch
