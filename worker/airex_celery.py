@@ -8,11 +8,19 @@
 It reads the same ``AIREX_*`` variables as every airex command (see ``airex.env.example``);
 the reliability settings (acks_late, reject on worker lost, prefetch 1, publisher confirms,
 durable queues) come from :func:`airex.exchange.make_celery`, so they are the same whichever
-way the worker starts.
+way the worker starts. The CMO's business (``airex.cmo``) is plugged in here, as ``airex
+worker`` does: ``AIREX_CMO_ACTIONS`` may name another factory.
 """
 
 from __future__ import annotations
 
-from airex.exchange import ExchangeSettings, make_celery
+from airex.cmo import make_actions
+from airex.exchange import CmoActions, ExchangeSettings, load_actions, make_celery
 
-app = make_celery(ExchangeSettings.from_env())
+
+def cmo_actions(settings: ExchangeSettings) -> CmoActions:
+    """The CMO's business, unless ``AIREX_CMO_ACTIONS`` names another factory."""
+    return load_actions(settings, make_actions)
+
+
+app = make_celery(ExchangeSettings.from_env(), actions=cmo_actions)

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from exchange_support import CMO, DEV, RH1, RH2, Env
 from sqlalchemy.engine import Engine
 
+from airex.cmo import CmoBusinessActions
 from airex.demo import TIMELINE, Cast, Scenario
 from airex.exchange import ActionResult, Exchange, ReceivedMessage
-from airex.exchange.actions import CmoBusinessActions
 from airex.exchange.settings import write_clock
 from airex.formats.usage import XmlUsageWriter
 from airex.messages import AirexMessage, parse, serialise

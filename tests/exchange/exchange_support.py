@@ -24,7 +24,7 @@ from kombu.exceptions import OperationalError
 from sqlalchemy.engine import Engine
 
 from airex.db import DatabaseConfig, create_engine
-from airex.exchange import Exchange, ExchangeSettings, NoActions, drain_queue
+from airex.exchange import Exchange, ExchangeSettings, NoActions, drain_queue, load_actions
 from airex.exchange.queues import Delivery
 from airex.messages import (
     Acknowledgement,
@@ -185,6 +185,8 @@ class Env:
         unless ``actions`` is given or the settings name a factory."""
         if self.settings.actions is None:
             kwargs.setdefault("actions", NoActions())
+        else:  # a factory the settings name, as `airex worker` resolves it
+            kwargs.setdefault("actions", load_actions(self.settings))
         exchange = Exchange(self.settings, engine=self.engine, **kwargs)
         self.opened.append(exchange)
         return exchange

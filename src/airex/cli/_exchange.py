@@ -32,7 +32,7 @@ from airex.cli._database import fail, require_database
 from airex.cli._options import BrokerOpt, DatabaseOpt
 
 if TYPE_CHECKING:
-    from airex.exchange import Exchange, ExchangeSettings
+    from airex.exchange import CmoActions, Exchange, ExchangeSettings
 
 __all__ = ["exchange_app", "party_app", "register"]
 
@@ -247,6 +247,17 @@ def _wait_and_report(
 # --- worker, serve ---------------------------------------------------------------------------
 
 
+def cmo_actions(settings: ExchangeSettings) -> CmoActions:
+    """The CMO's actions the exchange's workers plug in: the CMO's business
+    (:func:`airex.cmo.make_actions`), unless an operator names another factory in
+    ``AIREX_CMO_ACTIONS`` (``airex.exchange.hooks:no_actions`` routes only). Called once
+    per worker process."""
+    from airex.cmo import make_actions
+    from airex.exchange import load_actions
+
+    return load_actions(settings, make_actions)
+
+
 def worker(
     concurrency: Annotated[
         int | None,
@@ -288,7 +299,13 @@ def worker(
     try:
         settings = _settings(database, broker, home)
         require_database(settings.database, database)
-        start_worker(settings, concurrency=concurrency, loglevel=loglevel, hostname=hostname)
+        start_worker(
+            settings,
+            concurrency=concurrency,
+            loglevel=loglevel,
+            hostname=hostname,
+            actions=cmo_actions,
+        )
     except AirexError as exc:
         raise _fail(str(exc)) from None
 

@@ -20,8 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airex.cmo._licence import derived_message_id, to_second
 from airex.errors import MessageError, MessageStatus
-from airex.exchange._cmo_licence import derived_message_id, to_second
 from airex.exchange.hooks import OutgoingMessage
 from airex.formats.usage import UsageRow, open_report
 from airex.ledger import AccountKey, AccountKind, NewEntry, credit, debit

@@ -1,8 +1,10 @@
 """The CMO's business actions: what the CMO the exchange runs for does with what it receives.
 
-The exchange finds them here (``airex.exchange.actions:make_actions``, see
-:mod:`airex.exchange.hooks`) and calls :meth:`CmoBusinessActions.act` for every valid,
-non-duplicate, live message addressed to the CMO (``AIREX_CMO_PARTY_ID``)::
+The top floor plugs them into the exchange through its hook (:mod:`airex.exchange.hooks`):
+``airex worker`` / ``airex serve`` and ``worker/airex_celery.py`` pass :func:`make_actions`
+(the factory) to the exchange, which calls :meth:`CmoBusinessActions.act` for every valid,
+non-duplicate, live message addressed to the CMO (``AIREX_CMO_PARTY_ID``). ``act`` looks the
+message's family up in a table (:attr:`CmoBusinessActions.handlers`, one handler per family)::
 
     WorkDeclarationMessage      → the registry imports the works (identifier conflicts are
                                   warnings on the accepted acknowledgement)
@@ -29,25 +31,26 @@ gives every decision.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from airex.db import SchemaNotCurrentError
-from airex.errors import MessageError, MessageStatus
-from airex.exchange._cmo_licence import (
+from airex.cmo._licence import (
     OfferBook,
     derived_message_id,
     grant_licence,
     grant_record_from_licence,
 )
-from airex.exchange._cmo_money import (
+from airex.cmo._money import (
     StatementPeriod,
     invoice_report,
     payment_statement_id,
     settle_payment,
     statement_period_of,
 )
+from airex.db import SchemaNotCurrentError
+from airex.errors import MessageError, MessageStatus
 from airex.exchange.directory import ENTITLEMENTS, PartyDirectory
 from airex.exchange.errors import ExchangeConfigError
 from airex.exchange.hooks import ActionResult, CmoActions, NoActions, OutgoingMessage
@@ -74,9 +77,13 @@ if TYPE_CHECKING:
 
 _SOME_DAY = date(2026, 1, 1)
 
+Handler = Callable[["AirexMessage", bytes, "ReceivedMessage", "Engine"], ActionResult]
+"""One message family's handler: ``(message, raw, received, engine) → ActionResult``."""
+
 __all__ = [
     "CONFLICT_WARNING_LIMIT",
     "CmoBusinessActions",
+    "Handler",
     "derived_message_id",
     "grant_record_from_licence",
     "make_actions",
@@ -136,6 +143,13 @@ class CmoBusinessActions:
         self.store = MessageStore(settings.store_dir)
         self.offers = OfferBook(self.store, cmo)
         self._services: dict[int, tuple[Engine, _Services]] = {}
+        self.handlers: dict[str, Handler] = {
+            "WorkDeclarationMessage": self.declare,
+            "LicenceRequestMessage": self.grant,
+            "UsageReportMessage": self.invoice,
+            "PaymentNotificationMessage": self.settle,
+        }
+        """The table: message type → its handler (a family not listed is accepted, no effect)."""
 
     def services(self, engine: Engine) -> _Services:
         """The services on ``engine`` (made on first use, kept for the engine's life)."""
@@ -192,21 +206,19 @@ class CmoBusinessActions:
                     status=MessageStatus.NOT_AUTHORISED,
                 )
             )
-        if isinstance(message, WorkDeclarationMessage):
-            return self.declare(message, raw, engine)
-        if isinstance(message, LicenceRequestMessage):
-            return self.grant(message, received, engine)
-        if isinstance(message, UsageReportMessage):
-            return self.invoice(message, received, engine)
-        if isinstance(message, PaymentNotificationMessage):
-            return self.settle(message, engine)
-        return ActionResult()
+        handler = self.handlers.get(message.message_type)
+        if handler is None:
+            return ActionResult()
+        return handler(message, raw, received, engine)
 
     # --- the actions -------------------------------------------------------------------------
 
-    def declare(self, message: WorkDeclarationMessage, raw: bytes, engine: Engine) -> ActionResult:
+    def declare(
+        self, message: AirexMessage, raw: bytes, received: ReceivedMessage, engine: Engine
+    ) -> ActionResult:
         """Import the declared works into the registry; conflicts become warnings."""
         try:
+            assert isinstance(message, WorkDeclarationMessage)
             result = self.services(engine).registry.import_declaration(message, raw=raw)
         except InvalidDeclarationError as exc:
             ordinal = getattr(exc, "ordinal", None)
@@ -249,9 +261,10 @@ class CmoBusinessActions:
         return ActionResult(errors=warnings)
 
     def grant(
-        self, message: LicenceRequestMessage, received: ReceivedMessage, engine: Engine
+        self, message: AirexMessage, raw: bytes, received: ReceivedMessage, engine: Engine
     ) -> ActionResult:
         """Grant the licence the request asks for and send it, or refuse the request."""
+        assert isinstance(message, LicenceRequestMessage)
         granted = grant_licence(
             message,
             received.dedupe_key or _key_of(message),
@@ -268,9 +281,10 @@ class CmoBusinessActions:
         return ActionResult(outgoing=[OutgoingMessage(granted.raw, name)])
 
     def invoice(
-        self, message: UsageReportMessage, received: ReceivedMessage, engine: Engine
+        self, message: AirexMessage, raw: bytes, received: ReceivedMessage, engine: Engine
     ) -> ActionResult:
         """Price the report and send its invoice; held usage becomes warnings."""
+        assert isinstance(message, UsageReportMessage)
         done = invoice_report(
             message,
             self.store.path(received.sha256),
@@ -281,8 +295,11 @@ class CmoBusinessActions:
             return _refused(done.error)
         return ActionResult(errors=done.warnings, outgoing=done.outgoing)
 
-    def settle(self, message: PaymentNotificationMessage, engine: Engine) -> ActionResult:
+    def settle(
+        self, message: AirexMessage, raw: bytes, received: ReceivedMessage, engine: Engine
+    ) -> ActionResult:
         """Record and distribute the payment; send each rightsholder's statement and payout."""
+        assert isinstance(message, PaymentNotificationMessage)
         services = self.services(engine)
         directory = PartyDirectory(engine, self.settings.parties_dir)
         receivers = ENTITLEMENTS["RoyaltyStatementMessage"].recipients
@@ -316,8 +333,8 @@ def _key_of(message: AirexMessage) -> str:
 
 
 def make_actions(settings: ExchangeSettings) -> CmoActions:
-    """The CMO's actions for the exchange ``settings`` (what :func:`airex.exchange.hooks.
-    load_actions` calls, once per worker process; cheap: nothing is opened until the first
+    """The CMO's actions for the exchange ``settings`` (the factory the top floor hands to the
+    exchange, called once per worker process; cheap: nothing is opened until the first
     message). The royalties' and registry's settings come from the environment
     (``AIREX_ADMIN_FEE_PERCENT``, ``AIREX_INVOICE_DUE_DAYS``, ``AIREX_PREFERENCE_REGIME``);
     the CMO is the exchange's (``AIREX_CMO_PARTY_ID``). An exchange that runs for no CMO

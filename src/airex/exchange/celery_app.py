@@ -34,22 +34,29 @@ from celery import Celery, Task  # type: ignore[import-untyped]
 from kombu.entity import Exchange as KombuExchange
 from kombu.entity import Queue
 
-from airex.exchange.errors import TransientError
+from airex.exchange.errors import ExchangeConfigError, TransientError
+from airex.exchange.hooks import ActionsFactory, CmoActions, no_actions
 from airex.exchange.outbox import PROCESS_TASK
 from airex.exchange.settings import ExchangeSettings
 from airex.exchange.transport import broker_transport, broker_transport_options
 
-__all__ = ["make_celery", "runtime", "settings_of", "start_worker"]
+__all__ = ["actions_of", "make_celery", "runtime", "settings_of", "start_worker"]
 
 log = logging.getLogger(__name__)
 
 _SETTINGS_KEY = "airex_settings"
+_ACTIONS_KEY = "airex_actions"
 _RUNTIMES: dict[tuple[int, int], Any] = {}
 _RUNTIME_LOCK = threading.Lock()
 
 
-def make_celery(settings: ExchangeSettings) -> Celery:
-    """A Celery app for ``settings``: broker, queues, reliability settings, the task."""
+def make_celery(settings: ExchangeSettings, *, actions: ActionsFactory = no_actions) -> Celery:
+    """A Celery app for ``settings``: broker, queues, reliability settings, the task.
+
+    ``actions`` makes the CMO's actions of each worker process (called once per process with
+    ``settings``); by default the exchange only routes. The top floor passes the CMO's
+    business (``airex worker``: ``airex.cmo.make_actions``, or the factory an operator named
+    in ``AIREX_CMO_ACTIONS``)."""
     # kombu warns about a URL without a host; the embedded broker has none to name
     url = "filesystem://localhost//" if settings.embedded_broker else settings.broker_url
     app = Celery("airex.exchange", broker=url, set_as_current=False)
@@ -91,6 +98,7 @@ def make_celery(settings: ExchangeSettings) -> Celery:
         enable_utc=True,
     )
     app.conf[_SETTINGS_KEY] = settings
+    app.conf[_ACTIONS_KEY] = actions
     _register_tasks(app)
     return app
 
@@ -112,9 +120,19 @@ def runtime(app: Celery) -> Any:
         if exchange is None:
             from airex.exchange.pipeline import Exchange
 
-            exchange = Exchange(settings_of(app), app=app)
+            settings = settings_of(app)
+            factory: ActionsFactory = app.conf.get(_ACTIONS_KEY) or no_actions
+            exchange = Exchange(settings, app=app, actions=actions_of(factory, settings))
             _RUNTIMES[key] = exchange
         return exchange
+
+
+def actions_of(factory: ActionsFactory, settings: ExchangeSettings) -> CmoActions:
+    """``factory(settings)``, checked to be actions (:class:`ExchangeConfigError` if not)."""
+    actions = factory(settings)
+    if not isinstance(actions, CmoActions):
+        raise ExchangeConfigError(f"CMO actions factory {factory!r} returned {actions!r}")
+    return actions
 
 
 def _register_tasks(app: Celery) -> None:
@@ -155,15 +173,15 @@ def start_worker(
     concurrency: int | None = None,
     loglevel: str = "INFO",
     hostname: str | None = None,
+    actions: ActionsFactory = no_actions,
 ) -> None:
     """Run a Celery worker for ``settings`` in this process until it is stopped.
 
-    ``hostname`` is the worker's node name (default ``airex-<pid>@<host>``: unique, so that
-    any number of workers can run on one machine)."""
-    from airex.exchange.hooks import load_actions
-
-    load_actions(settings)  # a misconfigured AIREX_CMO_ACTIONS stops the worker here, at once
-    app = make_celery(settings)
+    ``actions`` is the factory of the CMO's actions (see :func:`make_celery`); ``hostname``
+    the worker's node name (default ``airex-<pid>@<host>``: unique, so that any number of
+    workers can run on one machine)."""
+    actions_of(actions, settings)  # misconfigured actions stop the worker here, at once
+    app = make_celery(settings, actions=actions)
     argv = [
         "worker",
         f"--loglevel={loglevel}",

@@ -45,9 +45,16 @@ Rules the actions must keep (the pipeline relies on them):
   queue. They are never acted on again, and not acknowledged back to the CMO.
 
 Test messages (``MessageControlType`` ``TestMessage``) are routed and acknowledged but not
-acted on. The CMO's business actions live in ``airex.exchange.actions``
-(``make_actions(settings)``), the default of :func:`load_actions`; :class:`NoActions`
-(``AIREX_CMO_ACTIONS=airex.exchange.hooks:no_actions``) makes a routing-only exchange.
+acted on.
+
+**Who plugs what in.** The exchange never chooses the CMO's business: it is handed the actions
+(``Exchange(settings, actions=...)``) or a factory of them (``make_celery(settings,
+actions=factory)``, ``start_worker(settings, actions=factory)``), by the top floor: ``airex
+worker`` / ``airex serve`` and ``worker/airex_celery.py`` pass ``airex.cmo.make_actions``
+(the CMO's business, floor 8, above the exchange). Without one the exchange only routes
+(:class:`NoActions`). An operator may name another factory (``AIREX_CMO_ACTIONS=module:factory``,
+e.g. ``airex.exchange.hooks:no_actions`` for a routing-only exchange): the caller resolves it
+with :func:`load_actions` (``load_actions(settings, default=make_actions)``).
 """
 
 from __future__ import annotations
@@ -55,7 +62,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from airex.errors import MessageError, MessageStatus
 from airex.exchange.errors import ExchangeConfigError
@@ -68,17 +75,15 @@ if TYPE_CHECKING:
     from airex.exchange.settings import ExchangeSettings
 
 __all__ = [
-    "DEFAULT_ACTIONS_MODULE",
     "ActionResult",
+    "ActionsFactory",
     "CmoActions",
     "NoActions",
     "OutgoingMessage",
+    "factory_named",
     "load_actions",
     "no_actions",
 ]
-
-DEFAULT_ACTIONS_MODULE = "airex.exchange.actions"
-"""Where :func:`load_actions` looks for ``make_actions(settings)`` when no factory is set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,23 +155,31 @@ def no_actions(settings: ExchangeSettings) -> CmoActions:
     return NoActions()
 
 
-def load_actions(settings: ExchangeSettings) -> CmoActions:
-    """The CMO's actions: ``settings.actions`` (``module:factory``), by default
-    ``airex.exchange.actions:make_actions`` (the CMO's business actions).
+def load_actions(settings: ExchangeSettings, default: ActionsFactory = no_actions) -> CmoActions:
+    """The CMO's actions: those of the factory an operator named (``settings.actions``,
+    ``module:factory``, from ``AIREX_CMO_ACTIONS``), else of ``default`` (the caller's choice:
+    ``airex worker`` passes ``airex.cmo.make_actions``; by default a routing-only exchange).
 
-    The factory is called with ``settings`` once per worker process.
+    The factory is called with ``settings`` (once per worker process). The exchange itself
+    never calls this: its callers do, and hand it the result (or a factory that calls this).
     """
-    spec = settings.actions or f"{DEFAULT_ACTIONS_MODULE}:make_actions"
+    factory = default if settings.actions is None else factory_named(settings.actions)
+    actions = factory(settings)
+    if not isinstance(actions, CmoActions):
+        where = settings.actions or getattr(factory, "__qualname__", repr(factory))
+        raise ExchangeConfigError(f"CMO actions {where!r} returned {actions!r}, which has no act()")
+    return actions
+
+
+def factory_named(spec: str) -> ActionsFactory:
+    """The factory ``spec`` (``module:factory``) names; :class:`ExchangeConfigError` when it
+    cannot be imported or is not callable."""
     module_name, _, attribute = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ExchangeConfigError(f"CMO actions {spec!r}: cannot import: {exc}") from exc
     factory = getattr(module, attribute, None)
-    where = spec
     if not callable(factory):
-        raise ExchangeConfigError(f"CMO actions {where!r}: no such callable")
-    actions = factory(settings)
-    if not isinstance(actions, CmoActions):
-        raise ExchangeConfigError(f"CMO actions {where!r} returned {actions!r}, which has no act()")
-    return actions
+        raise ExchangeConfigError(f"CMO actions {spec!r}: no such callable")
+    return cast("ActionsFactory", factory)

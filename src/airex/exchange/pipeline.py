@@ -56,7 +56,7 @@ from airex.exchange import outbox as ob
 from airex.exchange.acks import AckItem, acknowledgement_of, build_acknowledgement
 from airex.exchange.directory import PartyDirectory
 from airex.exchange.errors import ExchangeConfigError, ExchangeError, TransientError
-from airex.exchange.hooks import ActionResult, CmoActions, load_actions
+from airex.exchange.hooks import ActionResult, CmoActions, NoActions
 from airex.exchange.models import (
     AckRecord,
     DeadLetter,
@@ -230,7 +230,8 @@ class Exchange:
     ``Exchange(settings)`` opens an engine on ``settings.database`` (checking the schema is
     current unless ``check_schema=False``); pass ``engine`` to share one, ``app`` a Celery app
     (else :func:`~airex.exchange.celery_app.make_celery` makes one when first needed) and
-    ``actions`` the CMO's actions (else :func:`~airex.exchange.hooks.load_actions`).
+    ``actions`` the CMO's actions (else none: the exchange only routes; the top floor hands
+    in ``airex.cmo``'s, see :mod:`airex.exchange.hooks`).
     """
 
     def __init__(
@@ -267,9 +268,9 @@ class Exchange:
 
     @property
     def actions(self) -> CmoActions:
-        """The CMO's actions (loaded when first needed)."""
+        """The CMO's actions (those handed in; else :class:`NoActions`: routing only)."""
         if self._actions is None:
-            self._actions = load_actions(self.settings)
+            self._actions = NoActions()
         return self._actions
 
     @property

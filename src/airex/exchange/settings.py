@@ -31,8 +31,10 @@ Only :meth:`ExchangeSettings.from_env` reads the environment, and never at impor
     that arrive together are processed, and committed, together; 1 gives one task per
     message.
 ``AIREX_CMO_ACTIONS``
-    ``module:factory`` of the CMO's actions (default: ``airex.exchange.actions:make_actions``,
-    the CMO's business actions; ``airex.exchange.hooks:no_actions`` routes only).
+    ``module:factory`` of the CMO's actions, overriding the factory the caller wires in
+    (``airex worker`` / ``airex serve``: the CMO's business, ``airex.cmo:make_actions``);
+    ``airex.exchange.hooks:no_actions`` routes only. The exchange keeps the name; its
+    callers resolve it (:func:`airex.exchange.hooks.load_actions`).
 ``AIREX_CLOCK_FILE``
     for simulations only (``airex demo`` plays a scenario of several months in a minute): a
     file holding an ISO 8601 instant with its time zone. The exchange's clock, what it
