@@ -30,7 +30,9 @@ Distribution and statements (the second half)::
 
 * :class:`Distributor` — payments recorded against invoices, each paid amount distributed
   to works and rightsholders (less the administration fee, the rest to suspense) and posted
-  in the ledger, idempotently (``docs/royalties-distribution.md``);
+  in the ledger, idempotently (``docs/royalties-distribution.md``); its invoices come from
+  pricing's store or any other source answering with a :class:`PayableInvoice` (the narrow
+  view a payment needs; :class:`InvoiceSummary` is pricing's full listing of a document);
 * :func:`build_statements`, :func:`write_statements` — one RoyaltyStatementMessage per
   rightsholder and currency per period.
 """
