@@ -88,7 +88,7 @@ def test_lock_satisfies_every_range_of_pyproject(lock: str, extra: str | None) -
             assert "lxml" in pins, f"{lock} lacks lxml for {requirement}"
 
 
-@pytest.mark.parametrize("lock", sorted(LOCK_EXTRAS))
+@pytest.mark.parametrize("lock", ["build.txt", *sorted(LOCK_EXTRAS)])
 def test_every_pin_has_hashes(lock: str) -> None:
     """pip installs a lock in hash-checking mode: every pinned release carries its hashes."""
     pins = _read_lock(lock)
@@ -96,7 +96,10 @@ def test_every_pin_has_hashes(lock: str) -> None:
     assert [name for name, pin in pins.items() if pin.hashes == 0] == []
 
 
-@pytest.mark.parametrize(("smaller", "larger"), [("main.txt", "test.txt"), ("test.txt", "dev.txt")])
+@pytest.mark.parametrize(
+    ("smaller", "larger"),
+    [("build.txt", "main.txt"), ("main.txt", "test.txt"), ("test.txt", "dev.txt")],
+)
 def test_locks_agree_with_each_other(smaller: str, larger: str) -> None:
     """The demo, the tests and the static checks run on the same versions of what they share."""
     small, large = _read_lock(smaller), _read_lock(larger)
@@ -126,15 +129,31 @@ def test_lowest_lock_holds_the_lowest_versions_the_ranges_allow() -> None:
     assert wrong == {}
 
 
+def test_build_lock_holds_every_build_backend() -> None:
+    """build.txt pins airex's build backend and what builds the locked source-only packages
+    (setuptools and wheel), so --no-build-isolation never fetches anything unpinned."""
+    build = _read_lock("build.txt")
+    for requirement in [*PYPROJECT["build-system"]["requires"], "editables", "setuptools", "wheel"]:
+        name = canonicalize_name(Requirement(requirement).name)
+        assert name in build, f"build.txt does not pin {name}"
+        assert Requirement(requirement).specifier.contains(build[name].version)
+
+
 def test_readme_and_ci_install_from_the_locks() -> None:
-    """Both README commands and .ci/run install with --require-hashes from requirements/."""
+    """Both README commands and .ci/run install with --require-hashes from requirements/:
+    build.txt first, then their lock without build isolation, then airex without deps."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
     first, second = [line for line in block.splitlines() if line.strip()]
-    assert "--require-hashes -r requirements/main.txt" in first
-    assert "--require-hashes -r requirements/test.txt" in second
-    for command in (first, second):
-        assert "--no-deps --no-build-isolation -e ." in command
+    for command, lock in ((first, "main"), (second, "test")):
+        steps = [
+            "pip install -q --require-hashes -r requirements/build.txt",
+            f"pip install -q --require-hashes --no-build-isolation -r requirements/{lock}.txt",
+            "pip install -q --no-deps --no-build-isolation -e .",
+        ]
+        positions = [command.find(step) for step in steps]
+        assert -1 not in positions, command
+        assert positions == sorted(positions), command
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "--require-hashes -r requirements/dev.txt" in ci
-    assert "--require-hashes -r requirements/lowest.txt" in ci
+    for lock in ("dev", "lowest"):
+        assert f"--require-hashes --no-build-isolation -r requirements/{lock}.txt" in ci

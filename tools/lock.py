@@ -5,10 +5,17 @@
 
 Each lock pins every direct and transitive dependency, with the hashes of every file the index
 offers for that version, for every platform (``--universal``) and Python >= 3.11. The README's two
-commands and .ci/run install them with plain pip (``--require-hashes``), then airex itself with
-``--no-deps --no-build-isolation``, so the build backend is pinned too:
+commands and .ci/run install them with plain pip (``--require-hashes``) in three steps, so that
+nothing is fetched unpinned, not even to build a package that ships only as source (iscc-core's
+data-url does)::
 
-- ``main.txt``: what ``airex`` needs to run, and the build backend (README's first command);
+    pip install --require-hashes -r requirements/build.txt      # build backends first
+    pip install --require-hashes --no-build-isolation -r requirements/main.txt
+    pip install --no-deps --no-build-isolation -e .             # airex itself
+
+- ``build.txt``: the build backends: airex's own (hatchling, editables) and setuptools + wheel
+  for the locked packages that ship only as source;
+- ``main.txt``: what ``airex`` needs to run, and the build backends (README's first command);
 - ``test.txt``: main + the ``test`` extra (README's second command, CI's test run);
 - ``dev.txt``: test + the ``dev`` extra (CI's static checks: ruff, mypy, this script's uv);
 - ``lowest.txt``: test, with every *direct* dependency at the lowest version its range allows,
@@ -33,13 +40,16 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCKS = ROOT / "requirements"
 COMMAND = "python tools/lock.py"
 
-# name -> (extra or None, extra uv options)
+# name -> (extra, or None for no extra, or "" for the build backends alone; extra uv options)
 TARGETS: dict[str, tuple[str | None, list[str]]] = {
+    "build.txt": ("", []),
     "main.txt": (None, []),
     "test.txt": ("test", []),
     "dev.txt": ("dev", []),
     "lowest.txt": ("test", ["--resolution", "lowest-direct"]),
 }
+SOURCE_BUILDS = ["setuptools>=42", "wheel"]
+"""What builds the locked packages that ship only as source (their pyproject's build-system)."""
 
 
 def _uv() -> str:
@@ -57,6 +67,16 @@ def _build_requirements() -> list[str]:
     return [*requires, "editables>=0.5"]
 
 
+def _compile(uv: str, name: str, inputs: list[str], options: list[str], upgrade: bool) -> None:
+    command = [
+        uv, "pip", "compile", "--quiet", "--universal", "--python-version", "3.11",
+        "--generate-hashes", "--no-header", *inputs, "-o", f"requirements/{name}", *options,
+    ]  # fmt: skip
+    if upgrade:
+        command.append("--upgrade")
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
@@ -68,24 +88,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         build_in = Path(scratch) / "build.in"
         build_in.write_text("\n".join(_build_requirements()) + "\n", encoding="utf-8")
+        sources_in = Path(scratch) / "sources.in"
+        sources_in.write_text("\n".join(SOURCE_BUILDS) + "\n", encoding="utf-8")
         for name, (extra, options) in TARGETS.items():
-            command = [
-                uv, "pip", "compile", "--quiet", "--universal", "--python-version", "3.11",
-                "--generate-hashes", "--no-header", "pyproject.toml", str(build_in),
-                "-o", f"requirements/{name}", *options,
-            ]  # fmt: skip
-            if extra:
-                command += ["--extra", extra]
-            if args.upgrade:
-                command.append("--upgrade")
-            subprocess.run(command, cwd=ROOT, check=True)
+            inputs = [str(build_in)]
+            if extra != "":
+                inputs.insert(0, "pyproject.toml")
+                options = [*options, "--extra", extra] if extra else options
+            if "lowest-direct" not in options:  # the lowest venv builds with build.txt's
+                inputs.append(str(sources_in))
+            _compile(uv, name, inputs, options, args.upgrade)
             path = LOCKS / name
-            body = path.read_text(encoding="utf-8").replace(str(build_in), "build-system.requires")
+            body = path.read_text(encoding="utf-8")
+            body = body.replace(str(build_in), "build-system.requires")
+            body = body.replace(str(sources_in), "source builds")
+            if extra == "":
+                what = "the build backends"
+                install = f"# Install first: pip install --require-hashes -r requirements/{name}\n"
+            else:
+                lowest = ", lowest direct versions" if "lowest-direct" in options else ""
+                what = f"pyproject.toml ({extra or 'no'} extra{lowest})"
+                install = (
+                    "# Install after requirements/build.txt (see tools/lock.py):\n"
+                    f"# pip install --require-hashes --no-build-isolation -r requirements/{name}\n"
+                )
             header = (
-                f"# {name}: written by `{COMMAND}` from pyproject.toml ({extra or 'no'} extra"
-                f"{', lowest direct versions' if options else ''}); do not edit by hand.\n"
-                "# Install: pip install --require-hashes -r requirements/"
-                f"{name} && pip install --no-deps --no-build-isolation -e .\n"
+                f"# {name}: written by `{COMMAND}` from {what}; do not edit by hand.\n{install}"
             )
             path.write_text(header + body, encoding="utf-8")
             print(f"wrote requirements/{name}")
