@@ -328,20 +328,14 @@ def test_usage_stats_and_convert_say_one_thing_of_a_folder_or_a_missing_file(
     folder = tmp_path / "q1.xml"
     folder.mkdir()
     missing = tmp_path / "missing.xml"
-    for args, name in [
-        (["stats", folder], "FILE"),
-        (["convert", folder, tmp_path / "o.tsv"], "IN"),
-    ]:
+    for args in [["stats", folder], ["convert", folder, tmp_path / "o.tsv"]]:
         result = run("usage", *args)
         assert result.exit_code == 2, result.output
-        assert f"airex: {name}: {folder}: cannot read the file: it is a folder\n" == result.stderr
-    for args, name in [
-        (["stats", missing], "FILE"),
-        (["convert", missing, tmp_path / "o.tsv"], "IN"),
-    ]:
+        assert f"airex: {folder}: cannot read the file: it is a folder\n" == result.stderr
+    for args in [["stats", missing], ["convert", missing, tmp_path / "o.tsv"]]:
         result = run("usage", *args)
         assert result.exit_code == 2, result.output
-        assert f"airex: {name}: {missing}: no such file\n" == result.stderr
+        assert f"airex: {missing}: no such file\n" == result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["q1.xml"]
 
 

@@ -383,10 +383,10 @@ def test_check_says_one_thing_of_a_folder_or_a_missing_file(imported: Db, tmp_pa
     result = run(imported, "check", str(folder))
     assert (result.exit_code, result.stderr) == (
         2,
-        f"airex: USAGE_FILE: {folder}: cannot read the file: it is a folder\n",
+        f"airex: {folder}: cannot read the file: it is a folder\n",
     )
     result = run(imported, "check", str(tmp_path / "none.xml"))
     assert (result.exit_code, result.stderr) == (
         2,
-        f"airex: USAGE_FILE: {tmp_path / 'none.xml'}: no such file\n",
+        f"airex: {tmp_path / 'none.xml'}: no such file\n",
     )

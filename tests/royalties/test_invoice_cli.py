@@ -258,14 +258,14 @@ def test_file_errors_are_phrased_one_way(sqlite_engine: Engine, tmp_path: Path) 
     cases = [
         (
             ("royalties", "invoice", str(folder)),
-            f"airex: REPORT: {folder}: " + "cannot read the file: it is a folder",
+            f"airex: {folder}: " + "cannot read the file: it is a folder",
         ),
-        (("royalties", "invoice", str(missing)), f"airex: REPORT: {missing}: no such file"),
+        (("royalties", "invoice", str(missing)), f"airex: {missing}: no such file"),
         (
             ("royalties", "pay", str(folder)),
-            f"airex: FILE: {folder}: " + "cannot read the file: it is a folder",
+            f"airex: {folder}: " + "cannot read the file: it is a folder",
         ),
-        (("royalties", "pay", str(missing)), f"airex: FILE: {missing}: no such file"),
+        (("royalties", "pay", str(missing)), f"airex: {missing}: no such file"),
     ]
     for args, said in cases:
         result = run(*args, "--database", url)

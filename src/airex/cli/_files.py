@@ -8,6 +8,7 @@ runs over the same tree report in the same order. ``--exclude`` globs prune what
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -104,9 +105,8 @@ def collect(paths: list[str], excludes: list[str], *, param: str = "PATH") -> li
     seen: set[str] = set()
     for path in paths:
         if not os.path.lexists(path):
-            raise typer.BadParameter(
-                f"no such file or folder: {display_name(path)}", param_hint=param
-            )
+            typer.echo(f"airex: {display_name(path)}: {NO_SUCH_FILE_OR_FOLDER}", err=True)
+            raise typer.Exit(2)
         if os.path.isdir(path):
             found = _walk(path, excludes)
             if not found:
@@ -129,6 +129,20 @@ FOLDER_GIVEN = "cannot read the file: it is a folder"
 """What every command says of a folder given where a file is expected."""
 NO_SUCH_FILE = "no such file"
 """What every command says of a file that is not there."""
+NO_SUCH_FILE_OR_FOLDER = "no such file or folder"
+"""What a command that takes files or folders says of a path that is not there."""
+NOT_REGULAR = "cannot read the file: it is not a regular file (a pipe, a device or a socket)"
+"""What every command says of a FIFO, a device or a socket: never opened (it could block, or
+never end)."""
+
+
+def _not_regular(path: str) -> bool:
+    """True when ``path`` (links followed) exists and is neither a file nor a folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False  # reported as unreadable by whoever opens it
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def file_problem(path: str) -> str | None:
@@ -141,16 +155,20 @@ def file_problem(path: str) -> str | None:
         return FOLDER_GIVEN
     if not os.path.exists(path):  # a link to nothing
         return NO_SUCH_FILE
+    if _not_regular(path):
+        return NOT_REGULAR
     return None
 
 
 def require_files(paths: list[str], *, param: str = "FILE") -> None:
-    """Exit with status 2 (a usage error) unless every path is a file: prints
-    ``airex: PARAM: path: no such file`` or ``... cannot read the file: it is a folder``."""
+    """Exit with status 2 (a usage error) unless every path is a regular file: prints
+    ``airex: path: no such file``, ``airex: path: cannot read the file: it is a folder`` or
+    ``... it is not a regular file``. (``param`` is kept for callers; the path says enough.)"""
+    del param
     for path in paths:
         problem = file_problem(path)
         if problem is not None:
-            typer.echo(f"airex: {param}: {display_name(path)}: {problem}", err=True)
+            typer.echo(f"airex: {display_name(path)}: {problem}", err=True)
             raise typer.Exit(2)
 
 
@@ -200,11 +218,17 @@ def _folder_error(path: str) -> MessageError:
     return MessageError(UNREADABLE, f"cannot read the file: {reason}", status=_INTERNAL)
 
 
+def _not_regular_error() -> MessageError:
+    return MessageError(UNREADABLE, NOT_REGULAR, status=_INTERNAL)
+
+
 def check_file(path: str, limits: ParseLimits) -> Outcome:
     """Validate one file; a file that cannot be read is an error of that file, not a crash."""
     name = display_name(path)
     if os.path.isdir(path):
         return Outcome(name, CheckResult(errors=[_folder_error(path)]))
+    if _not_regular(path):
+        return Outcome(name, CheckResult(errors=[_not_regular_error()]))
     result = check(_source(path), limits)  # an unreadable file comes back as FileUnreadable
     result.tree = None  # do not keep every document of a large run in memory
     return Outcome(name, result)
@@ -213,6 +237,8 @@ def check_file(path: str, limits: ParseLimits) -> Outcome:
 def parse_file(path: str, limits: ParseLimits) -> Outcome:
     """Parse one file into its model, or collect every error that prevents it."""
     name = display_name(path)
+    if _not_regular(path):
+        return Outcome(name, CheckResult(errors=[_not_regular_error()]))
     try:
         message = parse(_source(path), limits=limits)
     except (XmlRejectedError, UnknownMessageTypeError, MessageInvalidError) as exc:
