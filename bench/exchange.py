@@ -46,7 +46,7 @@ import psycopg
 import sqlalchemy as sa
 
 from airex.db import DatabaseConfig, create_engine, schema_histories
-from airex.exchange import Exchange, ExchangeSettings, Incoming
+from airex.exchange import Exchange, ExchangeSettings, Incoming, celery_publisher
 from airex.messages import LicenceRequest, LicenceRequestMessage, MessageHeader, Party, serialise
 
 CMO = "PADPIDA2026CMO01"
@@ -231,7 +231,7 @@ def bench_noop(stack: Stack, n: int, concurrency: int, work: Path) -> float:
 def bench_exchange(stack: Stack, n: int, concurrency: int, work: Path, *, offset: int = 0) -> float:
     """The whole pipeline: receive → stored → validated → routed → acknowledged."""
     engine = create_engine(stack.settings.database)
-    exchange = Exchange(stack.settings, engine=engine)
+    exchange = Exchange(stack.settings, engine=engine, publisher=celery_publisher(stack.settings))
     messages = [request_message(offset + i) for i in range(n)]
     with engine.connect() as connection:
         before = connection.execute(

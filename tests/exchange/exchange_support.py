@@ -24,7 +24,14 @@ from kombu.exceptions import OperationalError
 from sqlalchemy.engine import Engine
 
 from airex.db import DatabaseConfig, create_engine
-from airex.exchange import Exchange, ExchangeSettings, NoActions, drain_queue, load_actions
+from airex.exchange import (
+    Exchange,
+    ExchangeSettings,
+    NoActions,
+    celery_publisher,
+    drain_queue,
+    load_actions,
+)
 from airex.exchange.queues import Delivery
 from airex.messages import (
     Acknowledgement,
@@ -187,6 +194,8 @@ class Env:
             kwargs.setdefault("actions", NoActions())
         else:  # a factory the settings name, as `airex worker` resolves it
             kwargs.setdefault("actions", load_actions(self.settings))
+        if "publisher" not in kwargs:  # the broker of the environment, as `airex send` uses it
+            kwargs["publisher"] = celery_publisher(self.settings)
         exchange = Exchange(self.settings, engine=self.engine, **kwargs)
         self.opened.append(exchange)
         return exchange

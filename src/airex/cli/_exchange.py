@@ -105,12 +105,12 @@ def _exchange(database: str | None, broker: str | None, home: Path | None) -> It
     import sqlalchemy as sa
 
     from airex.errors import AirexError
-    from airex.exchange import Exchange
+    from airex.exchange import Exchange, celery_publisher
 
     try:
         settings = _settings(database, broker, home)
         require_database(settings.database, database)
-        exchange = Exchange(settings)
+        exchange = Exchange(settings, publisher=celery_publisher(settings))
     except AirexError as exc:
         raise _fail(str(exc)) from None
     except sa.exc.OperationalError as exc:

@@ -14,7 +14,8 @@ Getting started::
     from airex.exchange import Exchange, ExchangeSettings
 
     settings = ExchangeSettings.from_env()      # AIREX_DATABASE_URL, AIREX_BROKER_URL, ...
-    with Exchange(settings) as exchange:        # needs `airex db upgrade` first
+    with Exchange(settings, publisher=celery_publisher(settings)) as exchange:  # after
+                                                # `airex db upgrade`
         exchange.directory.add("PADPIDA2026CMO01", "The CMO",
                                "CollectiveManagementOrganisation")
         received_id = exchange.receive_bytes(xml, arrival_party="PADPIDA2026DEV01")
@@ -25,16 +26,18 @@ Run it with ``airex worker`` (Celery workers, any number, on any machines) and `
 :mod:`~airex.exchange.pipeline` (the service functions), :mod:`~airex.exchange.verdict`
 (validation, parties, entitlements), :mod:`~airex.exchange.directory`,
 :mod:`~airex.exchange.hooks` (the CMO's actions), :mod:`~airex.exchange.outbox` (the
-transactional outbox and relay), :mod:`~airex.exchange.celery_app`,
+transactional outbox and relay), :mod:`~airex.exchange.publish` (the publisher interface),
+:mod:`~airex.exchange.celery_app` (the Celery app, its task and publisher),
 :mod:`~airex.exchange.transport` (the embedded broker), :mod:`~airex.exchange.queues`
 (reading a party's queue), :mod:`~airex.exchange.watcher`,
 :mod:`~airex.exchange.store`, :mod:`~airex.exchange.models`, :mod:`~airex.exchange.schema`.
 """
 
 from airex.exchange.acks import AckItem, build_acknowledgement, proposed_action
-from airex.exchange.celery_app import make_celery, start_worker
+from airex.exchange.celery_app import CeleryPublisher, celery_publisher, make_celery, start_worker
 from airex.exchange.directory import ENTITLEMENTS, Entitlement, PartyDirectory, entitled
 from airex.exchange.errors import (
+    BrokerUnavailableError,
     ExchangeConfigError,
     ExchangeError,
     PartyError,
@@ -43,6 +46,7 @@ from airex.exchange.errors import (
 )
 from airex.exchange.hooks import (
     ActionResult,
+    ActionsFactory,
     CmoActions,
     NoActions,
     OutgoingMessage,
@@ -57,6 +61,7 @@ from airex.exchange.models import (
     ReceivedState,
 )
 from airex.exchange.pipeline import Exchange, ExchangeStatus, Incoming, Intake, ProcessOutcome
+from airex.exchange.publish import InMemoryPublisher, Publisher, PublishSession
 from airex.exchange.queues import Delivery, drain_queue
 from airex.exchange.settings import EMBEDDED_BROKER_URL, ROUTER_PARTY_ID, ExchangeSettings
 from airex.exchange.store import MessageStore
@@ -69,6 +74,9 @@ __all__ = [
     "AckItem",
     "AckRecord",
     "ActionResult",
+    "ActionsFactory",
+    "BrokerUnavailableError",
+    "CeleryPublisher",
     "CmoActions",
     "DeadLetter",
     "Delivery",
@@ -79,6 +87,7 @@ __all__ = [
     "ExchangeError",
     "ExchangeSettings",
     "ExchangeStatus",
+    "InMemoryPublisher",
     "Incoming",
     "Intake",
     "MessageStore",
@@ -89,11 +98,14 @@ __all__ = [
     "PartyError",
     "PartyRecord",
     "ProcessOutcome",
+    "PublishSession",
+    "Publisher",
     "ReceivedMessage",
     "ReceivedState",
     "StoreError",
     "TransientError",
     "build_acknowledgement",
+    "celery_publisher",
     "drain_queue",
     "entitled",
     "load_actions",

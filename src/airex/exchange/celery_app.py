@@ -28,19 +28,31 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from celery import Celery, Task  # type: ignore[import-untyped]
 from kombu.entity import Exchange as KombuExchange
 from kombu.entity import Queue
 
-from airex.exchange.errors import ExchangeConfigError, TransientError
+from airex.exchange.errors import BrokerUnavailableError, ExchangeConfigError, TransientError
 from airex.exchange.hooks import ActionsFactory, CmoActions, no_actions
 from airex.exchange.outbox import PROCESS_TASK
+from airex.exchange.pipeline import Exchange
+from airex.exchange.publish import PublishSession
 from airex.exchange.settings import ExchangeSettings
 from airex.exchange.transport import broker_transport, broker_transport_options
 
-__all__ = ["actions_of", "make_celery", "runtime", "settings_of", "start_worker"]
+__all__ = [
+    "CeleryPublisher",
+    "actions_of",
+    "celery_publisher",
+    "make_celery",
+    "runtime",
+    "settings_of",
+    "start_worker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +123,85 @@ def settings_of(app: Celery) -> ExchangeSettings:
     return settings
 
 
+class CeleryPublisher:
+    """The exchange's :class:`~airex.exchange.publish.Publisher` on a Celery app of
+    :func:`make_celery`: tasks by name (``airex.exchange.process``), queue deliveries through
+    the app's producer pool, so with its publisher confirms (RabbitMQ); durable queues,
+    persistent messages. ``own`` closes the app with the publisher."""
+
+    def __init__(self, app: Celery, settings: ExchangeSettings, *, own: bool = False) -> None:
+        self.app = app
+        self.settings = settings
+        self.own = own
+
+    @contextmanager
+    def session(self) -> Iterator[PublishSession]:
+        """Publications on one producer of the app's pool."""
+        with self.app.producer_or_acquire() as producer:
+            yield _CelerySession(self.app, self.settings, producer)
+
+    def close(self) -> None:
+        """Close the app's connections when this publisher owns it."""
+        if self.own:
+            self.app.close()
+
+
+class _CelerySession:
+    def __init__(self, app: Celery, settings: ExchangeSettings, producer: Any) -> None:
+        self.app = app
+        self.settings = settings
+        self.producer = producer
+
+    def process(self, received_ids: Sequence[int], delivery: int) -> None:
+        try:
+            self.app.send_task(
+                PROCESS_TASK,
+                args=[list(received_ids), delivery],
+                queue=self.settings.task_queue,
+                producer=self.producer,
+            )
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise _unavailable(exc) from exc
+            raise
+
+    def deliver(self, queue: str, body: bytes, headers: Mapping[str, Any]) -> None:
+        try:
+            self.producer.publish(
+                body,
+                exchange="",
+                routing_key=queue,
+                declare=[Queue(queue, durable=True, auto_delete=False)],  # type: ignore[no-untyped-call]
+                serializer=None,
+                content_type="application/xml",
+                content_encoding="binary",
+                headers=dict(headers),
+                delivery_mode=2,
+                retry=True,
+                retry_policy={"max_retries": 3},
+            )
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise _unavailable(exc) from exc
+            raise
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    from kombu.exceptions import OperationalError
+
+    return isinstance(exc, OperationalError | ConnectionError | OSError)
+
+
+def _unavailable(exc: BaseException) -> BrokerUnavailableError:
+    return BrokerUnavailableError(f"the broker cannot be reached: {type(exc).__name__}: {exc}")
+
+
+def celery_publisher(settings: ExchangeSettings) -> CeleryPublisher:
+    """A publisher on a Celery app of its own for ``settings`` (closed with the publisher):
+    what ``airex send`` and ``airex serve`` hand to their :class:`~airex.exchange.Exchange`."""
+    return CeleryPublisher(make_celery(settings), settings, own=True)
+
+
 def runtime(app: Celery) -> Any:
     """The :class:`~airex.exchange.Exchange` of this process for ``app`` (made on first use,
     after the fork, so that no database connection is shared between worker processes)."""
@@ -118,11 +209,13 @@ def runtime(app: Celery) -> Any:
     with _RUNTIME_LOCK:
         exchange = _RUNTIMES.get(key)
         if exchange is None:
-            from airex.exchange.pipeline import Exchange
-
             settings = settings_of(app)
             factory: ActionsFactory = app.conf.get(_ACTIONS_KEY) or no_actions
-            exchange = Exchange(settings, app=app, actions=actions_of(factory, settings))
+            exchange = Exchange(
+                settings,
+                publisher=CeleryPublisher(app, settings),
+                actions=actions_of(factory, settings),
+            )
             _RUNTIMES[key] = exchange
         return exchange
 

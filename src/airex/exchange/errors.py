@@ -10,8 +10,10 @@
         │                                      directory (``airex party add``, ``--as``)
         ├── StoreError (RuntimeError)          the message store lost or corrupted a message
         └── TransientError (RuntimeError)      a step failed for a reason that may pass (the
-                                               database busy or unreachable, the broker
-                                               down): the task is retried with back-off
+            │                                  database busy or unreachable, the broker
+            │                                  down): the task is retried with back-off
+            └── BrokerUnavailableError         a publisher lost (or never had) its broker
+                                               connection: what is left is the relay's
 
 Messages that are bad are never exceptions: they are acknowledged with the right
 ``MessageStatus`` (see :mod:`airex.exchange.pipeline`).
@@ -22,6 +24,7 @@ from __future__ import annotations
 from airex.errors import AirexError
 
 __all__ = [
+    "BrokerUnavailableError",
     "ExchangeConfigError",
     "ExchangeError",
     "PartyError",
@@ -48,3 +51,8 @@ class StoreError(ExchangeError, RuntimeError):
 
 class TransientError(ExchangeError, RuntimeError):
     """A step failed for a reason that may pass (database busy or unreachable, broker down)."""
+
+
+class BrokerUnavailableError(TransientError):
+    """A publisher (:mod:`airex.exchange.publish`) cannot reach its broker; ``__cause__`` is
+    the broker client's error. The publications not done are left to the relay."""

@@ -32,12 +32,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from airex.db import backend_of, run_write
+from airex.exchange.errors import BrokerUnavailableError, ExchangeConfigError
 from airex.exchange.models import OutboxKind, outbox, utc_now
 from airex.exchange.store import MessageStore, atomic_write_many
 
 if TYPE_CHECKING:
-    from celery import Celery  # type: ignore[import-untyped]
-
+    from airex.exchange.publish import Publisher
     from airex.exchange.settings import ExchangeSettings
 
 __all__ = [
@@ -255,11 +255,14 @@ def _record(connection: Connection, report: PerformReport, when: datetime) -> No
 
 class Courier:
     """Performs outbox rows: publishes processing tasks and queue messages (through the
-    Celery app's producer pool, so with its confirms), writes folder deliveries."""
+    :class:`~airex.exchange.publish.Publisher` the exchange was given), writes folder
+    deliveries. Without a publisher the broker rows fail (left to a relay that has one)."""
 
-    def __init__(self, settings: ExchangeSettings, app: Celery, store: MessageStore) -> None:
+    def __init__(
+        self, settings: ExchangeSettings, publisher: Publisher | None, store: MessageStore
+    ) -> None:
         self.settings = settings
-        self.app = app
+        self.publisher = publisher
         self.store = store
 
     def perform(self, rows: Iterable[OutboxRow]) -> PerformReport:
@@ -293,28 +296,23 @@ class Courier:
         return self.store.get(row.sha256)
 
     def _publish(self, rows: list[OutboxRow], report: PerformReport) -> None:
-        from kombu.entity import Queue
-
         try:
-            with self.app.producer_or_acquire() as producer:
+            if self.publisher is None:
+                raise ExchangeConfigError("this exchange was made without a publisher")
+            with self.publisher.session() as session:
                 tasks = [r for r in rows if r.kind is OutboxKind.PROCESS]
                 chunk = self.settings.task_chunk
                 for start in range(0, len(tasks), chunk):
                     group = tasks[start : start + chunk]
                     try:
-                        self.app.send_task(
-                            PROCESS_TASK,
-                            args=[
-                                [r.received_id for r in group],
-                                max(r.publish_count for r in group) + 1,
-                            ],
-                            queue=self.settings.task_queue,
-                            producer=producer,
+                        session.process(
+                            [r.received_id for r in group if r.received_id is not None],
+                            max(r.publish_count for r in group) + 1,
                         )
                     except Exception as exc:  # reported, retried by the relay
                         for r in group:
-                            report.failed[r.id] = f"{type(exc).__name__}: {exc}"
-                        if _is_connection_error(exc):
+                            report.failed[r.id] = _reason(exc)
+                        if isinstance(exc, BrokerUnavailableError):
                             raise
                     else:
                         report.published.extend(r.id for r in group)
@@ -322,40 +320,25 @@ class Courier:
                     if row.kind is OutboxKind.PROCESS:
                         continue
                     try:
-                        body = self._bytes(row)
                         headers = {**row.headers, "airex-delivery-id": str(row.id)}
-                        queue = Queue(  # type: ignore[no-untyped-call]
-                            row.destination, durable=True, auto_delete=False
-                        )
-                        producer.publish(
-                            body,
-                            exchange="",
-                            routing_key=row.destination,
-                            declare=[queue],
-                            serializer=None,
-                            content_type="application/xml",
-                            content_encoding="binary",
-                            headers=headers,
-                            delivery_mode=2,
-                            retry=True,
-                            retry_policy={"max_retries": 3},
-                        )
+                        session.deliver(row.destination, self._bytes(row), headers)
                         report.done.append(row.id)
                     except Exception as exc:  # reported, retried by the relay
-                        report.failed[row.id] = f"{type(exc).__name__}: {exc}"
-                        log.warning("outbox row %s not published: %s", row.id, exc)
-                        if _is_connection_error(exc):
+                        report.failed[row.id] = _reason(exc)
+                        log.warning("outbox row %s not published: %s", row.id, _reason(exc))
+                        if isinstance(exc, BrokerUnavailableError):
                             raise
         except Exception as exc:  # the broker is away: the relay retries
             for row in rows:
                 if row.id not in report.done and row.id not in report.published:
-                    report.failed.setdefault(row.id, f"{type(exc).__name__}: {exc}")
+                    report.failed.setdefault(row.id, _reason(exc))
 
 
-def _is_connection_error(exc: BaseException) -> bool:
-    from kombu.exceptions import OperationalError
-
-    return isinstance(exc, OperationalError | ConnectionError | OSError)
+def _reason(exc: BaseException) -> str:
+    """What failed, as recorded on the outbox row: the broker client's own error when the
+    publisher wrapped it."""
+    shown = exc.__cause__ if isinstance(exc, BrokerUnavailableError) and exc.__cause__ else exc
+    return f"{type(shown).__name__}: {shown}"
 
 
 def relay_once(

@@ -14,7 +14,8 @@
              ─commit─► perform the outbox rows (the relay does what is left)
 
 Nothing here needs Celery: the task (:mod:`airex.exchange.celery_app`) calls
-:meth:`Exchange.process` with an id, and so do the tests. A message is processed at most once
+:meth:`Exchange.process` with an id, and so do the tests; what is published goes through the
+:class:`~airex.exchange.publish.Publisher` the caller chose. A message is processed at most once
 whatever the broker does: the processing transaction locks the received row and does nothing
 if it is no longer pending; a second copy of the same message (same sender and MessageId) is
 acknowledged ``DuplicateMessage`` with no effect.
@@ -93,7 +94,7 @@ from airex.messages.codes import MessageControlType
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from celery import Celery  # type: ignore[import-untyped]
+    from airex.exchange.publish import Publisher
 
 __all__ = [
     "Exchange",
@@ -228,8 +229,11 @@ class Exchange:
     """The exchange for one process: database, message store, directory, broker, actions.
 
     ``Exchange(settings)`` opens an engine on ``settings.database`` (checking the schema is
-    current unless ``check_schema=False``); pass ``engine`` to share one, ``app`` a Celery app
-    (else :func:`~airex.exchange.celery_app.make_celery` makes one when first needed) and
+    current unless ``check_schema=False``); pass ``engine`` to share one, ``publisher`` what
+    publishes its tasks and queue deliveries (:mod:`airex.exchange.publish`; the caller's
+    choice: :func:`~airex.exchange.celery_app.celery_publisher` for the exchange's broker,
+    :class:`~airex.exchange.publish.InMemoryPublisher` in tests; without one, what must go
+    through the broker is left to a relay that has one) and
     ``actions`` the CMO's actions (else none: the exchange only routes; the top floor hands
     in ``airex.cmo``'s, see :mod:`airex.exchange.hooks`).
     """
@@ -239,7 +243,7 @@ class Exchange:
         settings: ExchangeSettings,
         *,
         engine: Engine | None = None,
-        app: Celery | None = None,
+        publisher: Publisher | None = None,
         actions: CmoActions | None = None,
         check_schema: bool = True,
     ) -> None:
@@ -250,21 +254,12 @@ class Exchange:
             require_current(self.engine)
         self.store = MessageStore(settings.store_dir)
         self.directory = PartyDirectory(self.engine, settings.parties_dir)
-        self._app = app
+        self.publisher = publisher
         self._actions = actions
         self._courier: ob.Courier | None = None
         self._parties: dict[str, tuple[float, PartyRecord]] = {}
 
     # --- plumbing --------------------------------------------------------------------------
-
-    @property
-    def app(self) -> Celery:
-        """The Celery app used to publish (made from the settings when first needed)."""
-        if self._app is None:
-            from airex.exchange.celery_app import make_celery
-
-            self._app = make_celery(self.settings)
-        return self._app
 
     @property
     def actions(self) -> CmoActions:
@@ -277,15 +272,15 @@ class Exchange:
     def courier(self) -> ob.Courier:
         """What performs outbox rows (publications and folder deliveries)."""
         if self._courier is None:
-            self._courier = ob.Courier(self.settings, self.app, self.store)
+            self._courier = ob.Courier(self.settings, self.publisher, self.store)
         return self._courier
 
     def close(self) -> None:
-        """Release the engine (when this exchange made it) and the broker connections."""
+        """Release the engine (when this exchange made it) and the publisher's connections."""
         if self._own_engine:
             self.engine.dispose()
-        if self._app is not None:
-            self._app.close()
+        if self.publisher is not None:
+            self.publisher.close()
 
     def __enter__(self) -> Exchange:
         return self
