@@ -22,6 +22,7 @@ from airex.formats.usage import UsageRow, UsageTotals, WorkRef, XmlUsageReader, 
 from airex.formats.usage._generate import synthetic_header
 from airex.formats.usage._xml_writer import XmlUsageWriter
 from airex.xml import parse_xml, stream_element_batches
+from airex.xml._ending import TAIL_BYTES
 
 NS = "{urn:airex:xml:1}"
 
@@ -213,16 +214,37 @@ def test_the_partial_record_libxml2_closes_is_never_handed_out() -> None:
     assert "before its r is closed" in refused.value.errors[0].message
 
 
-def test_a_long_trailing_comment_is_refused_saying_why() -> None:
-    """A comment after the root longer than the tail kept: refused, saying it cannot be
-    checked, never accepted unchecked."""
-    comment = b"<!--" + b"x" * 300_000 + b"-->"
-    document = b"<r><i>1</i></r>" + comment
-    chunks = [document[i : i + 65536] for i in range(0, len(document), 65536)]
+def test_trailing_comments_up_to_a_mebibyte_are_accepted_longer_ones_refused() -> None:
+    """Comments after the root are allowed: a 300 kB one is read as any other; one starting
+    more than the kept tail (1 MiB) before the end is refused with a fixed message saying the
+    document cannot be checked, never accepted unchecked."""
+
+    def chunked(document: bytes) -> list[bytes]:
+        return [document[i : i + 65536] for i in range(0, len(document), 65536)]
+
+    body = b"<r><i>1</i></r>"
+    commented = chunked(body + b"<!--" + b"x" * 300_000 + b"-->\n")
+    kept = [e.text for batch in stream_element_batches(commented, ["i"], root="r") for e in batch]
+    assert kept == ["1"]
+    huge = body + b"<!--" + b"x" * (TAIL_BYTES + 70_000) + b"-->"
     with pytest.raises(XmlSyntaxError) as refused:
-        for _ in stream_element_batches(chunks, ["i"], root="r"):
+        for _ in stream_element_batches(chunked(huge), ["i"], root="r"):
             pass
-    assert "cannot be checked" in refused.value.errors[0].message
+    message = refused.value.errors[0].message
+    assert message.endswith(
+        "start more than 1 MiB before its end: that its r is complete cannot be checked"
+    )
+
+
+def test_content_after_the_root_is_named_as_such() -> None:
+    """Text or a second element after the root's end tag: the error says content follows the
+    root, not that its end tag is missing."""
+    for document in (b"<r><i>1</i></r>junk", b"<r><i>1</i></r><r/>"):
+        with pytest.raises(XmlSyntaxError) as refused:
+            for _ in stream_element_batches([document], ["i"], root="r"):
+                pass
+        message = refused.value.errors[0].message
+        assert "content after the end of its r" in message or "Extra content" in message, message
 
 
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])

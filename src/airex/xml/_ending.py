@@ -12,31 +12,37 @@ libxml2 version:
   set aside, are the root's end tag ``</prefix:Name >`` (or an empty root ``<Name/>``); so a cut
   inside a comment, a CDATA section, a tag or after the root's end is never taken for the end.
 
-Only a bounded tail of the input is kept (the last two chunks, at least 64 KiB): a document
-that ends with a comment or processing instruction longer than that is refused, saying so.
+Only a bounded tail of the input is kept (:data:`TAIL_BYTES`, 1 MiB, in whole chunks): a
+document whose trailing comments and processing instructions start further back than that is
+refused, saying so (no report needs a megabyte of comment after its last record).
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from typing import Final
 
 from airex.errors import MessageError, MessageStatus, XmlSyntaxError
 
-__all__ = ["Tail", "check_ending", "not_closed", "not_started"]
+__all__ = ["TAIL_BYTES", "Tail", "check_ending", "not_closed", "not_started"]
 
 _SPACE: Final = " \t\r\n"
 
+TAIL_BYTES: Final = 1024 * 1024
+"""How much of a document's end is kept to check it (whole chunks, at least this many bytes)."""
+
 
 class Tail:
-    """The first bytes and the last two chunks of a document, fed one chunk at a time."""
+    """The first bytes and the last chunks of a document (at least :data:`TAIL_BYTES`), fed one
+    chunk at a time."""
 
-    __slots__ = ("head", "last", "previous", "total")
+    __slots__ = ("chunks", "head", "kept", "total")
 
     def __init__(self) -> None:
         self.head = b""
-        self.previous = b""
-        self.last = b""
+        self.chunks: deque[bytes] = deque()
+        self.kept = 0
         self.total = 0
 
     def add(self, chunk: bytes) -> None:
@@ -44,12 +50,16 @@ class Tail:
         if not self.total:
             self.head = chunk[:4]
         self.total += len(chunk)
-        self.previous, self.last = self.last, chunk
+        chunks = self.chunks
+        chunks.append(chunk)
+        self.kept += len(chunk)
+        while self.kept - len(chunks[0]) >= TAIL_BYTES:
+            self.kept -= len(chunks.popleft())
 
     def text(self) -> tuple[str, bool]:
         """The tail decoded (markup is ASCII, so any ASCII-compatible encoding reads as
         Latin-1), and whether it is the whole document."""
-        data = self.previous + self.last
+        data = b"".join(self.chunks)
         whole = len(data) >= self.total
         codec, width = _codec(self.head)
         cut = (self.total - len(data)) % width  # start on a code unit of a UTF-16/32 text
@@ -101,13 +111,21 @@ def check_ending(tail: Tail, root: str, lines: int, name: str | None) -> None:
                 name,
             )
         raise _error(
-            f"document ends at line {lines} with a comment or processing instruction longer "
-            f"than {len(text)} characters: that its {local} is complete cannot be checked",
+            f"document ends at line {lines} with comments or processing instructions that "
+            f"start more than {TAIL_BYTES // 1024 // 1024} MiB before its end: that its {local} "
+            "is complete cannot be checked",
             lines,
             name,
         )
     if _ends_with_root(rest, local):
         return
+    if _root_end_tag(local).search(rest) is not None:
+        raise _error(
+            f"document has content after the end of its {local} (ending at line {lines}): only "
+            "white space, comments and processing instructions may follow it",
+            lines,
+            name,
+        )
     raise _error(
         f"document ends at line {lines} without the end tag of its {local}: only white space, "
         f"comments and processing instructions may follow </{local}> (truncated or damaged?)",
@@ -134,6 +152,15 @@ def not_started(lines: int, name: str | None) -> XmlSyntaxError:
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
+_END_TAGS: dict[str, re.Pattern[str]] = {}
+
+
+def _root_end_tag(local: str) -> re.Pattern[str]:
+    pattern = _END_TAGS.get(local)
+    if pattern is None:
+        pattern = re.compile(rf"</(?:[^\s<>/:!?]+:)?{re.escape(local)}[{_SPACE}]*>")
+        _END_TAGS[local] = pattern
+    return pattern
 
 
 def _ends_with_root(text: str, local: str) -> bool:
