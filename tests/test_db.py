@@ -36,6 +36,7 @@ def test_exports_are_pinned() -> None:
             "backend_of",
             "chunked",
             "create_engine",
+            "display_url",
             "insert_for",
             "read_transaction",
             "run_write",
@@ -114,3 +115,17 @@ def test_upgrade_all_brings_every_part_to_its_head_once(tmp_path: Path) -> None:
         ]
     finally:
         engine.dispose()
+
+
+def test_messages_show_the_url_as_the_user_wrote_it(tmp_path: Path) -> None:
+    """display_url leaves out the driver airex picks and masks the password."""
+    from airex.db import display_url
+
+    sqlite = create_engine(DatabaseConfig(url=f"sqlite:///{tmp_path / 'a.db'}"))
+    postgres = create_engine(DatabaseConfig(url="postgresql://u:secret@127.0.0.1:5999/x"))
+    try:
+        assert display_url(sqlite) == f"sqlite:///{tmp_path / 'a.db'}"
+        assert display_url(postgres) == "postgresql://u:***@127.0.0.1:5999/x"
+    finally:
+        sqlite.dispose()
+        postgres.dispose()

@@ -158,6 +158,13 @@ class DatabaseConfig:
             return "<malformed URL>"
 
 
+def display_url(engine: Engine) -> str:
+    """``engine``'s URL as a user would write it, for messages: the password masked and the
+    driver airex picked left out (``postgresql://``, not ``postgresql+psycopg://``)."""
+    url = engine.url
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+
+
 def _backend_of_url(url: sa.URL) -> Backend:
     return "sqlite" if url.get_backend_name() == "sqlite" else "postgresql"
 

@@ -29,7 +29,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from airex.db._engine import backend_of, write_transaction
+from airex.db._engine import backend_of, display_url, write_transaction
 from airex.db._errors import SchemaNotCurrentError
 
 __all__ = ["MigrationHistory"]
@@ -99,7 +99,7 @@ class MigrationHistory:
 
     def require_current(self, engine: Engine) -> None:
         """Raise :class:`SchemaNotCurrentError` unless the database is at the head revision."""
-        where = engine.url.render_as_string(hide_password=True)
+        where = display_url(engine)
         try:
             current = self.current_revision(engine)
         except sa.exc.OperationalError as exc:

@@ -63,7 +63,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from airex.db import read_transaction
+from airex.db import display_url, read_transaction
 from airex.ledger._check_balances import check_balances
 from airex.ledger._check_database import check_integers, check_references, check_triggers
 from airex.ledger._check_entries import check_content, check_entries, check_totals
@@ -84,7 +84,7 @@ _GRANT = table(GrantEvent)
 
 def check_ledger(engine: Engine) -> CheckReport:
     """Verify every invariant of :data:`INVARIANTS` over the whole database, in one snapshot."""
-    report = CheckReport(database=engine.url.render_as_string(hide_password=True))
+    report = CheckReport(database=display_url(engine))
     try:
         require_current(engine)
     except SchemaNotCurrentError as exc:
