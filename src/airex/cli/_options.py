@@ -24,7 +24,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
+from typer.models import DefaultPlaceholder
 
 __all__ = [
     "EXIT_DONE",
@@ -33,6 +34,7 @@ __all__ = [
     "EXIT_USAGE",
     "HIDDEN_ALIASES",
     "AirexCommand",
+    "AirexGroup",
     "BrokerOpt",
     "DatabaseOpt",
     "use_airex_commands",
@@ -122,12 +124,31 @@ class AirexCommand(TyperCommand):
                 formatter.write_text(EXIT_STATUSES)
 
 
+class AirexGroup(TyperGroup):
+    """A group of commands whose --help ends with the exit statuses, like its commands'."""
+
+    def format_epilog(self, ctx: Any, formatter: Any) -> None:
+        super().format_epilog(ctx, formatter)
+        if "Exit status" not in f"{self.help or ''} {self.epilog or ''}":
+            formatter.write_paragraph()
+            with formatter.indentation():
+                formatter.write_text(EXIT_STATUSES)
+
+
+def _value(setting: Any) -> Any:
+    """A Typer setting's value (Typer wraps defaults it was not given in a placeholder)."""
+    return setting.value if isinstance(setting, DefaultPlaceholder) else setting
+
+
 def use_airex_commands(app: typer.Typer) -> None:
-    """Make every command of ``app`` and of its sub-apps an :class:`AirexCommand` (unless it
-    asked for a class of its own)."""
+    """Make every command of ``app`` and of its sub-apps an :class:`AirexCommand`, and every
+    named sub-app an :class:`AirexGroup` (unless they asked for a class of their own)."""
     for command in app.registered_commands:
         if command.cls is None or command.cls is TyperCommand:
             command.cls = AirexCommand
     for group in app.registered_groups:
         if group.typer_instance is not None:
+            asked = [_value(group.cls), _value(group.typer_instance.info.cls)]
+            if all(cls in (None, TyperGroup) for cls in asked):
+                group.cls = AirexGroup
             use_airex_commands(group.typer_instance)
