@@ -1,0 +1,88 @@
+"""Judging and acting: the verdict on a message (validation, parties, entitlements), its
+duplicate, the CMO's actions on it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from airex.exchange._acknowledge import _Acknowledging
+from airex.exchange._rows import _first_reception, _inspect_quietly, _preset, _reading
+from airex.exchange._work import _PARTY_CACHE_SECONDS
+from airex.exchange.directory import PartyDirectory
+from airex.exchange.errors import ExchangeError
+from airex.exchange.hooks import ActionResult
+from airex.exchange.models import PartyRecord, ReceivedMessage
+from airex.exchange.verdict import Verdict, inspect, judge
+
+
+class _Judging(_Acknowledging):
+    """The verdict, deduplication, the hook."""
+
+    def _lookup_parties(self, party_ids: set[str]) -> dict[str, PartyRecord]:
+        now = time.monotonic()
+        found: dict[str, PartyRecord] = {}
+        missing: list[str] = []
+        for party_id in party_ids:
+            cached = self._parties.get(party_id)
+            if cached is not None and now - cached[0] < _PARTY_CACHE_SECONDS:
+                found[party_id] = cached[1]
+            else:
+                missing.append(party_id)
+        if missing:
+            with _reading(self.engine) as connection:
+                fresh = PartyDirectory.lookup(connection, missing)
+            for party_id, record in fresh.items():
+                self._parties[party_id] = (now, record)
+            found.update(fresh)
+        return found
+
+    def _verdict(self, raw: bytes, row: ReceivedMessage) -> Verdict:
+        preset = _preset(row)
+        inspection = inspect(raw) if preset is None else _inspect_quietly(raw)
+        parties = self._lookup_parties(inspection.party_ids) if preset is None else {}
+        how = {
+            "drop": "from its drop folder",
+            "send": "with airex send --as",
+            "batch": "in its batch",
+            "cmo": "as the CMO's answer",
+        }.get(row.source, row.source)
+        return judge(
+            inspection, parties, arrival_party=row.arrival_party, arrived_how=how, preset=preset
+        )
+
+    def _should_act(self, verdict: Verdict, row: ReceivedMessage) -> bool:
+        cmo = self.settings.cmo_party_id
+        return (
+            cmo is not None
+            and cmo in verdict.recipients
+            and row.source != "cmo"
+            and not verdict.header.test
+        )
+
+    def _act(
+        self, verdict: Verdict, row: ReceivedMessage, raw: bytes
+    ) -> tuple[ActionResult | None, int | None]:
+        if not verdict.accepted or not self._should_act(verdict, row):
+            return None, None
+        duplicate_of = self._duplicate_of(verdict)
+        if duplicate_of is not None:
+            return None, duplicate_of
+        assert verdict.message is not None
+        view = replace(
+            row,
+            sender=verdict.header.sender,
+            message_id=verdict.header.message_id,
+            message_type=verdict.header.message_type,
+        )
+        result = self.actions.act(verdict.message, raw, view, self.engine)
+        if not isinstance(result, ActionResult):
+            raise ExchangeError(
+                f"the CMO's actions returned {type(result).__name__}, not an ActionResult, "
+                f"for {verdict.header.message_type} {verdict.header.message_id}"
+            )
+        return result, None
+
+    def _duplicate_of(self, verdict: Verdict) -> int | None:
+        with _reading(self.engine) as connection:
+            return _first_reception(connection, verdict)
