@@ -9,6 +9,7 @@ written), 2 usage error (including a destination that exists).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +19,14 @@ import typer
 
 from airex.cli._common import APP_SETTINGS, fail
 from airex.cli._common import out as _out
-from airex.cli._files import collect, display_name, format_error
+from airex.cli._files import (
+    cannot_write,
+    collect,
+    display_name,
+    format_error,
+    require_output_file,
+    require_output_folder,
+)
 
 if TYPE_CHECKING:
     from airex.batch import BatchReport
@@ -124,6 +132,10 @@ def pack(
     under a hidden temporary name and renamed into place. Nothing is ever overwritten.
     """
     files = collect(messages, [], param="MESSAGES")
+    if out.lower().endswith(".zip"):  # the zip file itself
+        require_output_file(out, make_folders=True)
+    else:
+        require_output_folder(out)
     from airex.batch import BatchExistsError, BatchPackError
     from airex.batch import pack as pack_batch
 
@@ -148,6 +160,8 @@ def pack(
         _fail(str(exc))
     except ValueError as exc:  # a malformed --batch-id or --algorithm
         raise typer.BadParameter(str(exc)) from exc
+    except OSError as exc:  # the messages were read when checked: this is the output's
+        raise cannot_write(out, exc) from None
     _out(str(packed.path))
     count = len(packed.entries)
     typer.echo(
@@ -238,6 +252,8 @@ def verify(
     from airex.batch import BatchError, acknowledgement, open_batch, write_ack
     from airex.batch import verify as verify_batch
 
+    if write and ack_dir is not None:
+        require_output_folder(ack_dir, make=False)
     try:
         report = verify_batch(open_batch(path))
     except BatchError as exc:
@@ -261,7 +277,10 @@ def verify(
             ack = acknowledgement(report, sender=sender)
         except ValueError as exc:
             _fail(str(exc))
-        ack_path = write_ack(report, ack, directory=ack_dir)
+        try:
+            ack_path = write_ack(report, ack, directory=ack_dir)
+        except OSError as exc:
+            raise cannot_write(ack_dir or report.path.parent, exc) from None
     if as_json:
         result = dict(report.as_json(), ack=str(ack_path) if ack_path else None)
         _out(json.dumps(result, ensure_ascii=False))
@@ -321,6 +340,8 @@ def unpack(
     target = Path(out) if out is not None else source.with_suffix("")
     if target == source:
         _fail(f"cannot extract {display_name(archive)} onto itself; pass --out")
+    if not os.path.lexists(target):  # one that exists is judged by unpack (empty folder?)
+        require_output_folder(target)
     try:
         written = unpack_batch(source, target)
     except BatchRefusedError as exc:
@@ -331,4 +352,6 @@ def unpack(
         _fail(str(exc))
     except BatchError as exc:
         _fail(str(exc))
+    except OSError as exc:  # the archive was read whole first: this is the output's
+        raise cannot_write(target, exc) from None
     _out(str(written))

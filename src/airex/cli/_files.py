@@ -7,6 +7,7 @@ runs over the same tree report in the same order. ``--exclude`` globs prune what
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ __all__ = [
     "NO_SUCH_FILE",
     "UNREADABLE",
     "Outcome",
+    "cannot_write",
     "check_file",
     "collect",
     "display_name",
@@ -37,6 +39,8 @@ __all__ = [
     "parse_file",
     "print_errors",
     "require_files",
+    "require_output_file",
+    "require_output_folder",
 ]
 
 UNREADABLE = "FileUnreadable"
@@ -170,6 +174,79 @@ def require_files(paths: list[str], *, param: str = "FILE") -> None:
         if problem is not None:
             typer.echo(f"airex: {display_name(path)}: {problem}", err=True)
             raise typer.Exit(2)
+
+
+CANNOT_WRITE = "cannot write there"
+"""What every command says of an output path it cannot write, before saying why."""
+_IS_A_FILE = "it is a file, not a folder"
+_IS_A_FOLDER = "it is a folder, not a file"
+_WHY_NOT = {
+    errno.EEXIST: _IS_A_FILE,  # a folder to make where a file is
+    errno.ENOTDIR: "a folder on its path is a file",
+    errno.ENOENT: "its folder does not exist",
+    errno.EISDIR: _IS_A_FOLDER,
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "no space left on the device",
+    errno.ENAMETOOLONG: "the name is too long",
+}
+
+
+def _output_problem(path: str, *, folder: bool, make_folders: bool) -> str | None:
+    """Why nothing can be written at ``path`` (a folder, or a file when not ``folder``),
+    found without writing; None when it is to be tried. ``make_folders``: missing folders on
+    the way are made by the command."""
+    target = os.path.normpath(path)
+    if os.path.isdir(target):
+        return None if folder else _IS_A_FOLDER
+    if os.path.lexists(target):
+        return _IS_A_FILE if folder else None
+    above = os.path.dirname(target)
+    missing = None
+    while above and not os.path.lexists(above):
+        missing = above
+        above = os.path.dirname(above)
+    if above and not os.path.isdir(above):
+        return f"{display_name(above)} is a file, not a folder"
+    if missing is not None and not make_folders:
+        return f"no such folder {display_name(os.path.dirname(target))}"
+    return None
+
+
+def _refuse_output(path: str, problem: str) -> typer.Exit:
+    typer.echo(f"airex: {display_name(path)}: {CANNOT_WRITE}: {problem}", err=True)
+    return typer.Exit(2)
+
+
+def require_output_folder(path: str | os.PathLike[str], *, make: bool = True) -> None:
+    """Exit with status 2 unless ``path`` is a folder, or one the command can make
+    (``make``): ``airex: PATH: cannot write there: it is a file, not a folder`` (or ``X is a
+    file, not a folder`` for a file on its way, ``no such folder X``). Checked before any
+    work, so that nothing is done, or half-written, for output that has nowhere to go."""
+    name = os.fspath(path)
+    problem = _output_problem(name, folder=True, make_folders=make)
+    if problem is None and not make and not os.path.isdir(name):
+        problem = "no such folder"
+    if problem is not None:
+        raise _refuse_output(name, problem)
+
+
+def require_output_file(path: str | os.PathLike[str], *, make_folders: bool = False) -> None:
+    """Exit with status 2 unless a file can be written at ``path``: ``airex: PATH: cannot
+    write there: it is a folder, not a file`` (or ``no such folder X``, ``X is a file, not a
+    folder``). ``make_folders``: the command makes missing folders on its way."""
+    name = os.fspath(path)
+    problem = _output_problem(name, folder=False, make_folders=make_folders)
+    if problem is not None:
+        raise _refuse_output(name, problem)
+
+
+def cannot_write(path: str | os.PathLike[str], exc: OSError) -> typer.Exit:
+    """Print ``airex: PATH: cannot write there: <why>`` for ``exc`` (raised writing at
+    ``path``); the Exit (status 2) to raise."""
+    why = _WHY_NOT.get(exc.errno or 0) or (exc.strerror or exc.__class__.__name__).lower()
+    return _refuse_output(os.fspath(path), why)
 
 
 def _source(path: str) -> str:

@@ -18,7 +18,13 @@ import typer
 
 from airex.cli._common import fail, plural
 from airex.cli._database import open_registry
-from airex.cli._files import display_name, format_error, require_files
+from airex.cli._files import (
+    cannot_write,
+    display_name,
+    format_error,
+    require_files,
+    require_output_file,
+)
 from airex.cli._options import DatabaseOpt
 
 if TYPE_CHECKING:
@@ -193,6 +199,8 @@ def check(
     from airex.formats.usage import open_report
 
     require_files(files, param="USAGE_FILE")
+    if out is not None:
+        require_output_file(out)
     try:
         reader = open_report(files, strict=False)
     except ValueError as exc:
@@ -287,11 +295,14 @@ def _output(path: str | None) -> Iterator[TextIO]:
     try:
         handle = open(temporary, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
     except OSError as exc:
-        raise fail(f"cannot write {display_name(path)}: {exc.strerror or exc}") from None
+        raise cannot_write(path, exc) from None
     try:
         with handle:
             yield handle
-        os.replace(temporary, path)
+        try:
+            os.replace(temporary, path)
+        except OSError as exc:
+            raise cannot_write(path, exc) from None
     except _Discarded:
         pass  # the caller decided that what was written is not to be kept
     finally:

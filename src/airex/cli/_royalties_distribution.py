@@ -15,7 +15,7 @@ import typer
 
 from airex.cli._common import fail
 from airex.cli._database import open_engine
-from airex.cli._files import print_errors, require_files
+from airex.cli._files import cannot_write, print_errors, require_files, require_output_folder
 from airex.cli._options import DatabaseOpt
 
 if TYPE_CHECKING:
@@ -270,8 +270,12 @@ def statements(
     from airex.royalties.statements import write_statements
 
     spec = _period(period)
+    require_output_folder(out)
     with _engine(database) as engine:
-        result = write_statements(engine, spec, out, licensor=licensor)
+        try:
+            result = write_statements(engine, spec, out, licensor=licensor)
+        except OSError as exc:  # the database's errors are not OSErrors: this is the output's
+            raise cannot_write(out, exc) from None
     typer.echo(
         f"{result.count} statements ({result.lines} lines) from {result.distributions} "
         f"distributions written to {result.directory}"

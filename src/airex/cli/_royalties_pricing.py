@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from airex.cli._common import emit_json, fail, table
 from airex.cli._database import open_engine
-from airex.cli._files import display_name, print_errors, require_files
+from airex.cli._files import (
+    cannot_write,
+    display_name,
+    print_errors,
+    require_files,
+    require_output_folder,
+)
 from airex.cli._options import DatabaseOpt
 
 if TYPE_CHECKING:
     from airex.errors import MessageError
     from airex.formats.usage import UsageReader, UsageRow
+    from airex.messages.common import MessageHeader
     from airex.royalties import InvoiceResult
 
 __all__ = ["pricing_app"]
@@ -207,28 +214,26 @@ def invoice(
         ReportRefusedError,
         RoyaltiesError,
         RoyaltySettings,
-        refusal_acknowledgement,
     )
 
     require_files(report, param="REPORT")
+    require_output_folder(out)
     try:
         reader = open_report(report)
     except ValueError as exc:  # the form cannot be told, or XML and flat files mixed
         raise fail(f"{exc}", _EXIT_USAGE) from None
     try:
-        header = reader.header
-    except MessageInvalidError as exc:  # no header to answer: no acknowledgement either
-        print_errors(exc.errors, report[0])
-        raise fail(
-            f"{display_name(report[0])}: the report cannot be read: nothing priced, and no "
-            "acknowledgement written (the report's header names no one to send it to)",
-            _EXIT_REFUSED,
-        ) from None
-    try:
         settings = RoyaltySettings.from_env()
         registry_settings = RegistrySettings.from_env()
     except (RoyaltiesError, RegistryError) as exc:
         raise fail(str(exc), _EXIT_USAGE) from None
+    refusal = _Refusal(report[0], out, settings.cmo_party_id)
+    try:
+        header = reader.header
+    except MessageInvalidError as exc:  # answered when at least its MessageHeader was read
+        print_errors(exc.errors, report[0])
+        what = f"{display_name(report[0])}: the report cannot be read"
+        refusal.send(reader.message_header, exc.errors, what)
     issue_date: date | None = today.date() if today is not None else None
     refused: list[MessageError] = []
     with open_engine(database) as engine:
@@ -239,33 +244,16 @@ def invoice(
                     _counted(reader, refresh), header=header, today=issue_date, form=_form(reader)
                 )
         except MessageInvalidError as exc:
-            print_errors(exc.errors, report[0])
             refused = list(exc.errors)
         except ReportRefusedError as exc:
-            typer.echo(f"airex: report {header.report_id} not priced: {exc}", err=True)
             refused = [exc.message_error()]
         except PricingError as exc:
-            typer.echo(f"airex: report {header.report_id} not priced: {exc}", err=True)
             refused = [ReportRefusedError(str(exc)).message_error()]
         except (RoyaltiesError, RegistryError) as exc:
             raise fail(str(exc), _EXIT_USAGE) from None
     if refused:
-        cmo = settings.cmo_party_id or header.message_header.message_recipients[0].party_id
-        ack = refusal_acknowledgement(
-            header.message_header,
-            refused,
-            sender=cmo,
-            file_name=os.path.basename(report[0]),
-        )
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            path = _write_file(out, f"ACK_{header.message_header.message_id}.xml", serialise(ack))
-        except OSError as exc:
-            raise fail(f"cannot write to {out}: {exc.strerror or exc}", _EXIT_USAGE) from None
-        raise fail(
-            f"report {header.report_id} refused: nothing priced, stored or posted; wrote {path}",
-            _EXIT_REFUSED,
-        )
+        print_errors(refused, report[0])
+        refusal.send(header.message_header, refused, f"report {header.report_id} refused")
     try:
         out.mkdir(parents=True, exist_ok=True)
         written = [
@@ -277,8 +265,43 @@ def invoice(
             _write_file(out, f"ACK_{header.message_header.message_id}.xml", serialise(ack))
         )
     except OSError as exc:
-        raise fail(f"cannot write to {out}: {exc.strerror or exc}", _EXIT_USAGE) from None
+        raise cannot_write(out, exc) from None
     _summary(result, written)
+
+
+class _Refusal:
+    """Answers a report refused whole: the ACK_ of the refusal, to the sender its
+    MessageHeader names, then exit 1 (no ACK_ when not even that header was read whole)."""
+
+    def __init__(self, report: str, out: Path, cmo: str | None) -> None:
+        self.report = report
+        self.out = out
+        self.cmo = cmo
+
+    def send(
+        self, message: MessageHeader | None, errors: Sequence[MessageError], what: str
+    ) -> NoReturn:
+        from airex.messages import serialise
+        from airex.royalties import refusal_acknowledgement
+
+        if message is None:
+            raise fail(
+                f"{what}: nothing priced, and no acknowledgement "
+                "written (the report's header names no one to send it to)",
+                _EXIT_REFUSED,
+            )
+        ack = refusal_acknowledgement(
+            message,
+            errors,
+            sender=self.cmo or message.message_recipients[0].party_id,
+            file_name=os.path.basename(self.report),
+        )
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            path = _write_file(self.out, f"ACK_{message.message_id}.xml", serialise(ack))
+        except OSError as exc:
+            raise cannot_write(self.out, exc) from None
+        raise fail(f"{what}: nothing priced, stored or posted; wrote {path}", _EXIT_REFUSED)
 
 
 def _form(reader: UsageReader) -> str:

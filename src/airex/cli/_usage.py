@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from airex.cli._files import format_error, require_files
+from airex.cli._files import cannot_write, format_error, require_files, require_output_file
 from airex.errors import AirexError, MessageError, MessageInvalidError
 from airex.formats.usage import (
     UsageReader,
@@ -201,9 +201,12 @@ def convert_command(
     party names) are listed on stderr when converting XML to flat file.
     """
     require_files([source], param="IN")
+    require_output_file(target)
     try:
         form_of(target, sniff=False)
         result = convert(source, target, split_records=split)
+    except OSError as exc:  # the readers report their own as invalid input: this is OUT's
+        raise cannot_write(target, exc) from None
     except MessageInvalidError as exc:
         for error in exc.errors:
             sys.stdout.write(format_error(_name(error, source), error) + "\n")
@@ -247,9 +250,12 @@ def generate(
     Works have valid ISRC, ISWC and ISBN identifiers, popularity is skewed (a few works are
     used a lot), use types and units are realistic. Deterministic for a seed.
     """
+    require_output_file(target)
     try:
         form_of(target, sniff=False)
         paths = generate_report(target, records, seed=seed, works=works, split_records=split)
+    except OSError as exc:
+        raise cannot_write(target, exc) from None
     except (ValueError, AirexError) as exc:
         raise typer.BadParameter(str(exc)) from exc
     sys.stderr.write(f"{records} records written to {', '.join(paths)}\n")

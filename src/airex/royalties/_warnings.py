@@ -116,30 +116,13 @@ def acknowledgement(
 ) -> AcknowledgementMessage:
     """The AcknowledgementMessage of an accepted, priced usage report: from ``sender`` (the
     CMO) to the report's sender, status MessageAccepted, the warnings as ``Error`` entries."""
-    reply = MessageHeader.build(
-        sender,
-        header.message_sender.party_id,
-        thread_id=header.message_thread_id,
-    )
-    return AcknowledgementMessage(
-        message_header=reply,
-        acknowledgements=[
-            Acknowledgement(
-                acknowledged_message_id=header.message_id,
-                acknowledged_file_name=file_name,
-                message_status=AckStatus.MESSAGE_ACCEPTED,
-                errors=[
-                    AcknowledgementError(
-                        error_code=w.code,
-                        path=w.path,
-                        line_number=w.line,
-                        error_text=_clip(w.message),
-                    )
-                    for w in warnings
-                ],
-            )
-        ],
-    )
+    entries = [
+        AcknowledgementError(
+            error_code=w.code, path=w.path, line_number=w.line, error_text=_clip(w.message)
+        )
+        for w in warnings
+    ]
+    return _reply(header, AckStatus.MESSAGE_ACCEPTED, entries, sender, file_name)
 
 
 def refusal_acknowledgement(
@@ -153,27 +136,39 @@ def refusal_acknowledgement(
     to the report's sender, the status of the first error (``XmlNotWellFormed`` for a damaged
     report, ``BusinessRuleViolation`` for an unknown licence...), every error listed."""
     status = AckStatus(errors[0].status.value) if errors else AckStatus.BUSINESS_RULE_VIOLATION
-    reply = MessageHeader.build(
-        sender,
-        header.message_sender.party_id,
-        thread_id=header.message_thread_id,
-    )
+    entries = [
+        AcknowledgementError(
+            error_code=e.code,
+            path=e.path,
+            line_number=e.line if e.line is not None and e.line >= 1 else None,
+            error_text=_clip(e.message + (f" ({e.file})" if e.file else "")),
+        )
+        for e in errors
+    ]
+    return _reply(header, status, entries, sender, file_name)
+
+
+def _reply(
+    header: MessageHeader,
+    status: AckStatus,
+    entries: list[AcknowledgementError],
+    sender: str,
+    file_name: str | None,
+) -> AcknowledgementMessage:
+    """The acknowledgement of the message ``header``: from ``sender`` to its sender, in its
+    thread, with ``status`` and ``entries``."""
     return AcknowledgementMessage(
-        message_header=reply,
+        message_header=MessageHeader.build(
+            sender,
+            header.message_sender.party_id,
+            thread_id=header.message_thread_id,
+        ),
         acknowledgements=[
             Acknowledgement(
                 acknowledged_message_id=header.message_id,
                 acknowledged_file_name=file_name,
                 message_status=status,
-                errors=[
-                    AcknowledgementError(
-                        error_code=e.code,
-                        path=e.path,
-                        line_number=e.line if e.line is not None and e.line >= 1 else None,
-                        error_text=_clip(e.message + (f" ({e.file})" if e.file else "")),
-                    )
-                    for e in errors
-                ],
+                errors=entries,
             )
         ],
     )

@@ -11,8 +11,9 @@ the exchange's task (which takes ids, calls it, commits, enqueues)::
 What it does, in order:
 
 1. **the exact retry** — a report whose sender and MessageId were priced before returns the
-   stored result (after checking it names the same ReportId, licence and period), posting
-   nothing new;
+   stored result, posting nothing new, once every record has been read and it is the same
+   report: the same ReportId, licence and period, and the content hash pricing stored (a
+   damaged copy is refused by the reader, other content is :class:`ReportConflictError`);
 2. **the licence** — its state on the reporting period's last day in the grant register (the
    first state recorded, when none was issued by then), and its terms from the stored
    LicenceMessage. The sender (or the party it sends on behalf of) must be the licensee; with
@@ -78,7 +79,7 @@ from airex.royalties._invoice_results import (
 from airex.royalties._parallel import DEFAULT_MIN_BYTES
 from airex.royalties._types import HeldRecord, PricedReport
 from airex.royalties.errors import ReportConflictError
-from airex.royalties.pricing import RefuseAll, price_report
+from airex.royalties.pricing import RefuseAll, price_report, report_content_hash
 from airex.royalties.schema import require_current
 from airex.royalties.settings import RoyaltySettings
 
@@ -156,6 +157,7 @@ class InvoiceService:
         stored = report_by_message(self.engine, sender, message.message_id)
         if stored is not None:
             same_message(stored, header)
+            self._same_content(stored, header, reader)
             return self._stored(stored.id, header)
 
         grant, terms = licence_of(self.grants, header)
@@ -227,6 +229,18 @@ class InvoiceService:
         )
 
     # --- results ----------------------------------------------------------------------------
+
+    def _same_content(self, stored: Any, header: ReportHeader, rows: Iterable[UsageRow]) -> None:
+        """A MessageId priced before is answered from the stored result only when every
+        record of the report is read (a damaged one raises) and says what the stored one
+        said; other content is :class:`ReportConflictError`."""
+        if stored.content_hash != report_content_hash(header, rows):
+            raise ReportConflictError(
+                f"message {header.message_header.message_id} of {stored.sender} was priced "
+                f"before as report {stored.report_id} with other content; a new report needs "
+                "a new MessageId (to change a priced report, send a new report with "
+                f"CorrectionOfReportId {stored.report_id})"
+            )
 
     def _resent(self, existing: Any, priced: PricedReport, header: ReportHeader) -> InvoiceResult:
         if existing.content_hash != priced.content_hash:

@@ -123,6 +123,17 @@ class UsageReader:
         self.total_bytes = 0
         """Size of the input, when known (0 otherwise)."""
         self._header: ReportHeader | None = None
+        self._message_header: MessageHeader | None = None
+
+    @property
+    def message_header(self) -> MessageHeader | None:
+        """The report's MessageHeader when it was read whole, even when what follows it was
+        not (a report cut after it): who sent which message, enough to acknowledge a
+        refusal; None when not even that was read. Reads nothing itself: ask after
+        :attr:`header` or the records."""
+        if self._header is not None:
+            return self._header.message_header
+        return self._message_header
 
     @property
     def header(self) -> ReportHeader:

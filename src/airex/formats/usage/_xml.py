@@ -55,6 +55,8 @@ STREAMING_LIMITS = ParseLimits(max_bytes=2**62)
 _NS = "{" + NAMESPACE + "}"
 _ROOT = _NS + "UsageReportMessage"
 _SUMMARY = _NS + "UsageSummary"
+_MESSAGE_HEADER = _NS + "MessageHeader"
+_PIECE = 512  # bytes fed at a time when looking for the MessageHeader of a damaged report
 _RECORD = _NS + "UsageRecord"
 _WORK_ID = _NS + "WorkId"
 _USE_TYPE = _NS + "UseType"
@@ -145,6 +147,8 @@ class XmlUsageReader(UsageReader):
     def _stopped(self, exc: XmlRejectedError | SchemaStreamError | UnexpectedRootError) -> None:
         """The stream broke off on ``exc``: record why (raising, when strict)."""
         self._done = True
+        if self._header is None:
+            self._message_header = self._whole_message_header()
         if isinstance(exc, SchemaStreamError):
             self._fail(self._located(exc))
         elif isinstance(exc, UnexpectedRootError):
@@ -171,6 +175,30 @@ class XmlUsageReader(UsageReader):
         with contextlib.suppress(EOFError, OSError, zlib.error), open_binary(self.path) as stream:
             while chunk := stream.read(STREAM_CHUNK_SIZE):
                 yield chunk
+
+    def _whole_message_header(self) -> MessageHeader | None:
+        """The MessageHeader of a report that broke off before its UsageSummary, when it was
+        read whole and valid: a second read, in small pieces (so that the piece it ends in is
+        handed out before the one that breaks), stopping at the header or the first error."""
+        pieces = (
+            chunk[start : start + _PIECE]
+            for chunk in self._raw_chunks()
+            for start in range(0, len(chunk), _PIECE)
+        )
+        batches = stream_element_batches(
+            pieces,
+            [_MESSAGE_HEADER],
+            root=_ROOT,
+            schema=xml_schema(),
+            limits=self._limits,
+            name=self.path,
+        )
+        try:
+            for batch in batches:
+                return MessageHeader.from_xml_tree(batch[0])  # type: ignore[arg-type]
+        except (XmlRejectedError, SchemaStreamError, UnexpectedRootError, ValueError):
+            pass  # broke off before the header ended (or a header the model refuses)
+        return None
 
     def _read_header(self) -> None:
         summary = self._next_element()
