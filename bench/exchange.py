@@ -346,8 +346,63 @@ def run(stack: Stack, n: int, concurrency: int, work: Path, repeat: int) -> None
     print(f"  one task per message / no-op    {single_rate / noop_rate:9.2f}")
 
 
+def bench_parse_once(records: int, work: Path) -> None:
+    """The verdict on one generated XML usage report of ``records`` records, in separate
+    processes (peak memory of each): the whole-document check plus the model the exchange
+    built before (``airex.check`` + ``from_xml_tree``), against what it does now (the stored
+    file's hash, streaming validation, the header alone; no model)."""
+    from airex.formats.usage import generate_report
+
+    report = work / f"report-{records}.xml"
+    generate_report(report, records)
+    whole = f"""
+import resource, time
+from pathlib import Path
+from airex.messages import MESSAGE_TYPES, check
+raw = Path({str(report)!r}).read_bytes()
+start = time.perf_counter()
+result = check(raw)
+checked = time.perf_counter()
+MESSAGE_TYPES[result.message_type].from_xml_tree(result.tree.getroot())
+built = time.perf_counter()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"{{checked - start:.2f}} {{built - checked:.2f}} {{peak:.0f}}")
+"""
+    streamed = f"""
+import resource, time
+from pathlib import Path
+from airex.exchange.verdict import inspect_stored
+import hashlib
+start = time.perf_counter()
+with open({str(report)!r}, "rb") as stream:
+    hashlib.file_digest(stream, "sha256")
+inspection = inspect_stored(Path({str(report)!r}))
+assert inspection is not None and not inspection.errors
+done = time.perf_counter()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"{{done - start:.2f}} {{peak:.0f}}")
+"""
+    out = subprocess.run([sys.executable, "-c", whole], capture_output=True, text=True, check=True)
+    checked, built, whole_peak = out.stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", streamed], capture_output=True, text=True, check=True
+    )
+    seconds, peak = out.stdout.split()
+    size = report.stat().st_size / 1e6
+    print(f"\nparse once: the verdict on a {records:,}-record XML usage report ({size:.0f} MB)")
+    print(f"  before: check {checked} s + model {built} s   peak {whole_peak} MB")
+    print(f"  now:    hash + streaming validation + header {seconds} s, no model   peak {peak} MB")
+    print(f"  before / now: {(float(checked) + float(built)) / float(seconds):.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--parse-once",
+        type=int,
+        metavar="RECORDS",
+        help="only measure the verdict on a generated XML usage report of RECORDS records",
+    )
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument(
@@ -366,6 +421,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="airex-bench-") as tmp:
         root = Path(tmp)
+        if args.parse_once:
+            bench_parse_once(args.parse_once, root)
+            return
         if args.only in (None, "embedded"):
             work = root / "embedded-work"
             work.mkdir()

@@ -22,7 +22,9 @@ class PostingActions:
 
     def act(self, message: Any, raw: bytes, received: Any, engine: Any) -> ActionResult:
         """One entry per payment message, keyed by its sender and MessageId."""
-        if isinstance(message, PaymentNotificationMessage):
+        if message.message_type == "PaymentNotificationMessage":
+            message = message.model()  # the exchange hands over what it accepted
+            assert isinstance(message, PaymentNotificationMessage)
             paid = message.payment.paid_amount
             payer = message.payment.payer.party_id
             Journal(engine).post(

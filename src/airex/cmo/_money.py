@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from airex.ledger import Journal
-    from airex.messages.usage import UsageReportMessage
     from airex.royalties import InvoiceService
     from airex.royalties.distribution import Distributor
 
@@ -103,23 +102,24 @@ def _report_file_name(file_name: str | None, message_id: str) -> str:
 
 
 def invoice_report(
-    report: UsageReportMessage,
     stored: Path,
     *,
     file_name: str | None,
     service: InvoiceService,
 ) -> Invoicing:
     """Price the usage report whose bytes are the stored file ``stored`` (streamed, never
-    loaded whole) and return the Invoice (and CreditNote) to send, with the held usage as
-    warnings. The IssueDate is the report's MessageCreatedDateTime (UTC date).
+    loaded whole nor materialised: its header comes from the same stream) and return the
+    Invoice (and CreditNote) to send, with the held usage as warnings. The IssueDate is the
+    report's MessageCreatedDateTime (UTC date).
 
     Records are cited by the name the report was handed in under (the held records, the
     acknowledgement's warnings), not by the store's hash.
     """
+    reader = open_report(stored)
+    report = reader.header
     header = report.message_header
     issue_date = to_second(header.message_created_date_time).date()
     name = _report_file_name(file_name, header.message_id)
-    reader = open_report(stored)
     rows = (UsageRow._make((*row[:-1], name)) for row in reader)
     try:
         result = service.invoice(rows, header=reader.header, today=issue_date, form="xml")
@@ -129,7 +129,7 @@ def invoice_report(
         return Invoicing(
             error=MessageError(
                 "ReportNotPriced",
-                f"report {report.usage_report.report_id}: {exc}",
+                f"report {report.report_id}: {exc}",
                 status=MessageStatus.BUSINESS_RULE_VIOLATION,
             )
         )

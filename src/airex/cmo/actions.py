@@ -53,12 +53,11 @@ from airex.db import SchemaNotCurrentError
 from airex.errors import MessageError, MessageStatus
 from airex.exchange.directory import ENTITLEMENTS, PartyDirectory
 from airex.exchange.errors import ExchangeConfigError
-from airex.exchange.hooks import ActionResult, CmoActions, NoActions, OutgoingMessage
+from airex.exchange.hooks import Accepted, ActionResult, CmoActions, NoActions, OutgoingMessage
 from airex.exchange.store import MessageStore
 from airex.messages import (
     LicenceRequestMessage,
     PaymentNotificationMessage,
-    UsageReportMessage,
     WorkDeclarationMessage,
 )
 from airex.registry import InvalidDeclarationError, RegistrySettings, SourceConflictError
@@ -77,8 +76,10 @@ if TYPE_CHECKING:
 
 _SOME_DAY = date(2026, 1, 1)
 
-Handler = Callable[["AirexMessage", bytes, "ReceivedMessage", "Engine"], ActionResult]
-"""One message family's handler: ``(message, raw, received, engine) → ActionResult``."""
+Handler = Callable[["Accepted", "bytes | None", "ReceivedMessage", "Engine"], ActionResult]
+"""One message family's handler: ``(message, raw, received, engine) → ActionResult``:
+``message`` the accepted message (header, stored file, ``model()`` for a small family),
+``raw`` its bytes (``None`` for a usage report, which is streamed from ``message.path``)."""
 
 __all__ = [
     "CONFLICT_WARNING_LIMIT",
@@ -184,22 +185,26 @@ class CmoBusinessActions:
 
     def act(
         self,
-        message: AirexMessage,
-        raw: bytes,
+        message: Accepted | AirexMessage,
+        raw: bytes | None,
         received: ReceivedMessage,
         engine: Engine,
     ) -> ActionResult:
-        """Act on ``message`` (see the module doc); idempotently."""
-        header = message.message_header
-        behalf = header.sent_on_behalf_of
-        if behalf is not None and behalf.party_id != header.message_sender.party_id:
+        """Act on ``message`` (see the module doc); idempotently. ``message`` is what the
+        exchange accepted (:class:`~airex.exchange.hooks.Accepted`: header, stored file, a
+        model on demand); a model already in memory is taken too."""
+        if not isinstance(message, Accepted):
+            message = Accepted.of(message)
+        header = message.header
+        behalf = header.on_behalf_of
+        if behalf is not None and behalf != header.sender:
             # No mandates are registered: a message acts for its (authenticated) sender only,
             # never for a party it merely names.
             return _refused(
                 MessageError(
                     "BehalfNotAuthorised",
-                    f"{header.message_sender.party_id} sent {message.message_type} "
-                    f"{header.message_id} on behalf of {behalf.party_id}, but the exchange holds "
+                    f"{header.sender} sent {message.message_type} "
+                    f"{header.message_id} on behalf of {behalf}, but the exchange holds "
                     "no mandate to act for another party: send it from that party's own drop "
                     "folder or account",
                     path=f"/{message.message_type}/MessageHeader/SentOnBehalfOf/PartyId",
@@ -214,12 +219,15 @@ class CmoBusinessActions:
     # --- the actions -------------------------------------------------------------------------
 
     def declare(
-        self, message: AirexMessage, raw: bytes, received: ReceivedMessage, engine: Engine
+        self, message: Accepted, raw: bytes | None, received: ReceivedMessage, engine: Engine
     ) -> ActionResult:
         """Import the declared works into the registry; conflicts become warnings."""
+        declaration = message.model()
+        assert isinstance(declaration, WorkDeclarationMessage)
+        if raw is None and message.path is not None:
+            raw = message.path.read_bytes()
         try:
-            assert isinstance(message, WorkDeclarationMessage)
-            result = self.services(engine).registry.import_declaration(message, raw=raw)
+            result = self.services(engine).registry.import_declaration(declaration, raw=raw)
         except InvalidDeclarationError as exc:
             ordinal = getattr(exc, "ordinal", None)
             where = f"/WorkDeclarationMessage/WorkList/Work[{ordinal}]" if ordinal else None
@@ -261,13 +269,14 @@ class CmoBusinessActions:
         return ActionResult(errors=warnings)
 
     def grant(
-        self, message: AirexMessage, raw: bytes, received: ReceivedMessage, engine: Engine
+        self, message: Accepted, raw: bytes | None, received: ReceivedMessage, engine: Engine
     ) -> ActionResult:
         """Grant the licence the request asks for and send it, or refuse the request."""
-        assert isinstance(message, LicenceRequestMessage)
+        request = message.model()
+        assert isinstance(request, LicenceRequestMessage)
         granted = grant_licence(
-            message,
-            received.dedupe_key or _key_of(message),
+            request,
+            received.dedupe_key or _key_of(request),
             received_at=received.received_at,
             cmo=self.cmo,
             offers=self.offers,
@@ -281,13 +290,12 @@ class CmoBusinessActions:
         return ActionResult(outgoing=[OutgoingMessage(granted.raw, name)])
 
     def invoice(
-        self, message: AirexMessage, raw: bytes, received: ReceivedMessage, engine: Engine
+        self, message: Accepted, raw: bytes | None, received: ReceivedMessage, engine: Engine
     ) -> ActionResult:
-        """Price the report and send its invoice; held usage becomes warnings."""
-        assert isinstance(message, UsageReportMessage)
+        """Price the report and send its invoice; held usage becomes warnings. The report is
+        never materialised: pricing streams it from the stored file."""
         done = invoice_report(
-            message,
-            self.store.path(received.sha256),
+            message.path or self.store.path(received.sha256),
             file_name=received.file_name,
             service=self.services(engine).invoices,
         )
@@ -296,10 +304,11 @@ class CmoBusinessActions:
         return ActionResult(errors=done.warnings, outgoing=done.outgoing)
 
     def settle(
-        self, message: AirexMessage, raw: bytes, received: ReceivedMessage, engine: Engine
+        self, message: Accepted, raw: bytes | None, received: ReceivedMessage, engine: Engine
     ) -> ActionResult:
         """Record and distribute the payment; send each rightsholder's statement and payout."""
-        assert isinstance(message, PaymentNotificationMessage)
+        payment = message.model()
+        assert isinstance(payment, PaymentNotificationMessage)
         services = self.services(engine)
         directory = PartyDirectory(engine, self.settings.parties_dir)
         receivers = ENTITLEMENTS["RoyaltyStatementMessage"].recipients
@@ -309,7 +318,7 @@ class CmoBusinessActions:
             return record is not None and record.role in receivers
 
         done = settle_payment(
-            message,
+            payment,
             cmo=self.cmo,
             distributor=services.distributor,
             journal=services.journal,

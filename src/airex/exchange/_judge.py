@@ -11,9 +11,16 @@ from airex.exchange._rows import _first_reception, _inspect_quietly, _preset, _r
 from airex.exchange._work import _PARTY_CACHE_SECONDS
 from airex.exchange.directory import PartyDirectory
 from airex.exchange.errors import ExchangeError
-from airex.exchange.hooks import ActionResult
+from airex.exchange.hooks import Accepted, ActionResult
 from airex.exchange.models import PartyRecord, ReceivedMessage
-from airex.exchange.verdict import Verdict, inspect, judge
+from airex.exchange.verdict import (
+    Inspection,
+    Verdict,
+    inspect,
+    inspect_stored,
+    judge,
+    streamed_family,
+)
 
 
 class _Judging(_Acknowledging):
@@ -37,9 +44,23 @@ class _Judging(_Acknowledging):
             found.update(fresh)
         return found
 
-    def _verdict(self, raw: bytes, row: ReceivedMessage) -> Verdict:
+    def _read(self, row: ReceivedMessage) -> tuple[bytes | None, Inspection | None]:
+        """The stored message, read once: a usage report is validated as a stream from its
+        file (no bytes held: ``(None, inspection)``); any other message, or a report that
+        fails there, is read whole (``(raw, None)``: :func:`inspect` judges it)."""
+        if _preset(row) is None and streamed_family(self.store.path(row.sha256)) is not None:
+            inspection = inspect_stored(self.store.verify(row.sha256))
+            if inspection is not None:
+                return None, inspection
+        return self.store.get(row.sha256), None
+
+    def _verdict(
+        self, raw: bytes | None, row: ReceivedMessage, inspection: Inspection | None = None
+    ) -> Verdict:
         preset = _preset(row)
-        inspection = inspect(raw) if preset is None else _inspect_quietly(raw)
+        if inspection is None:
+            assert raw is not None
+            inspection = inspect(raw) if preset is None else _inspect_quietly(raw)
         parties = self._lookup_parties(inspection.party_ids) if preset is None else {}
         how = {
             "drop": "from its drop folder",
@@ -61,21 +82,21 @@ class _Judging(_Acknowledging):
         )
 
     def _act(
-        self, verdict: Verdict, row: ReceivedMessage, raw: bytes
+        self, verdict: Verdict, row: ReceivedMessage, raw: bytes | None
     ) -> tuple[ActionResult | None, int | None]:
         if not verdict.accepted or not self._should_act(verdict, row):
             return None, None
         duplicate_of = self._duplicate_of(verdict)
         if duplicate_of is not None:
             return None, duplicate_of
-        assert verdict.message is not None
+        accepted = Accepted(verdict.header, self.store.path(row.sha256), verdict=verdict)
         view = replace(
             row,
             sender=verdict.header.sender,
             message_id=verdict.header.message_id,
             message_type=verdict.header.message_type,
         )
-        result = self.actions.act(verdict.message, raw, view, self.engine)
+        result = self.actions.act(accepted, raw, view, self.engine)
         if not isinstance(result, ActionResult):
             raise ExchangeError(
                 f"the CMO's actions returned {type(result).__name__}, not an ActionResult, "

@@ -100,8 +100,8 @@ class _Processing(_DeadLetters):
         """Judge and act on one message (outside any transaction); a poison message is given
         up here (its outcome returned)."""
         try:
-            raw = self.store.get(row.sha256)
-            verdict = self._verdict(raw, row)
+            raw, inspection = self._read(row)
+            verdict = self._verdict(raw, row, inspection)
             result, duplicate_of = self._act(verdict, row, raw)
             plan = self._plan(row, verdict, result, duplicate_of)
         except _TRANSIENT_OR_CONFIG as exc:  # a misconfiguration is no poison message

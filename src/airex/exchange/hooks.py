@@ -7,9 +7,14 @@ calls::
     result = actions.act(message, raw, received, engine)
 
 ``message``
-    the parsed, valid model (:class:`~airex.messages.AirexMessage` of its family);
+    the :class:`Accepted` message, as validation left it (parse once): its header
+    (``message.header``: type, id, sender, recipients, ``on_behalf_of``), the stored file
+    (``message.path``), and :meth:`Accepted.model` to build the model of a small family
+    when the action needs one. A usage report is never materialised: its ``model()``
+    raises; its action streams ``message.path``;
 ``raw``
-    its bytes exactly as received (and stored);
+    its bytes exactly as received (and stored); ``None`` for a family that is not held in
+    memory (a usage report: read ``message.path`` as a stream);
 ``received``
     the :class:`~airex.exchange.models.ReceivedMessage` (with ``sender``, ``message_id`` and
     ``message_type`` filled in; ``received.dedupe_key`` is ``<sender>/<MessageId>``);
@@ -65,16 +70,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from airex.errors import MessageError, MessageStatus
-from airex.exchange.errors import ExchangeConfigError
+from airex.exchange.errors import ExchangeConfigError, ExchangeError
+from airex.exchange.verdict import Header, Verdict
 from airex.messages import AirexMessage, serialise
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy.engine import Engine
 
     from airex.exchange.models import ReceivedMessage
     from airex.exchange.settings import ExchangeSettings
 
 __all__ = [
+    "Accepted",
     "ActionResult",
     "ActionsFactory",
     "CmoActions",
@@ -103,6 +112,75 @@ class OutgoingMessage:
         return cls(serialise(message), f"{message.message_type}_{message.message_id}.xml")
 
 
+class Accepted:
+    """A message the exchange accepted, handed to the CMO's actions: what validation left.
+
+    ``header`` is what its MessageHeader says (:class:`~airex.exchange.verdict.Header`);
+    ``path`` the stored file (``None`` for a message built in memory); :meth:`model` the
+    model of its family, built on first use from the validated document, for the small
+    families only: a streamed family (a usage report, any size) has none, its action reads
+    ``path`` as a stream.
+    """
+
+    def __init__(
+        self,
+        header: Header,
+        path: Path | None = None,
+        *,
+        verdict: Verdict | None = None,
+        model: AirexMessage | None = None,
+    ) -> None:
+        self.header = header
+        self.path = path
+        self._verdict = verdict
+        self._model = model
+
+    @classmethod
+    def of(cls, message: AirexMessage) -> Accepted:
+        """A model already in memory, as the actions receive an accepted message."""
+        header = message.message_header
+        behalf = header.sent_on_behalf_of
+        return cls(
+            Header(
+                message_type=message.message_type,
+                message_id=header.message_id,
+                thread_id=header.message_thread_id,
+                sender=header.message_sender.party_id,
+                recipients=tuple((r.party_id, None) for r in header.message_recipients),
+                on_behalf_of=behalf.party_id if behalf is not None else None,
+            ),
+            model=message,
+        )
+
+    @property
+    def message_type(self) -> str:
+        """The message's family (its root element's name)."""
+        assert self.header.message_type is not None
+        return self.header.message_type
+
+    @property
+    def materialised(self) -> bool:
+        """True when :meth:`model` can be had (a small family); False for a streamed one."""
+        return self._model is not None or (
+            self._verdict is not None and self._verdict.tree is not None
+        )
+
+    def model(self) -> AirexMessage:
+        """The model of the message (built once, on first use)."""
+        if self._model is None:
+            built = self._verdict.message if self._verdict is not None else None
+            if built is None:
+                raise ExchangeError(
+                    f"{self.message_type} {self.header.message_id} is not materialised "
+                    "(a streamed family): read it from its stored file"
+                )
+            self._model = built
+        return self._model
+
+    def __repr__(self) -> str:
+        return f"Accepted({self.message_type} {self.header.message_id} from {self.header.sender})"
+
+
 @dataclass(frozen=True, slots=True)
 class ActionResult:
     """What acting on a message came to.
@@ -123,8 +201,8 @@ class CmoActions(Protocol):
 
     def act(
         self,
-        message: AirexMessage,
-        raw: bytes,
+        message: Accepted,
+        raw: bytes | None,
         received: ReceivedMessage,
         engine: Engine,
     ) -> ActionResult:
@@ -137,8 +215,8 @@ class NoActions:
 
     def act(
         self,
-        message: AirexMessage,
-        raw: bytes,
+        message: Accepted,
+        raw: bytes | None,
         received: ReceivedMessage,
         engine: Engine,
     ) -> ActionResult:

@@ -168,6 +168,22 @@ class MessageStore:
             raise StoreError(f"{target}: the stored bytes no longer hash to {sha256}")
         return data
 
+    def verify(self, sha256: str) -> Path:
+        """The path of the file stored under ``sha256``, checked against it as a stream
+        (constant memory, for messages too large to hold); raises :class:`StoreError` as
+        :meth:`get` does."""
+        target = self.path(sha256)
+        digest = hashlib.sha256()
+        try:
+            with target.open("rb") as stream:
+                while piece := stream.read(1 << 20):
+                    digest.update(piece)
+        except FileNotFoundError:
+            raise StoreError(f"{target}: no stored message with SHA-256 {sha256}") from None
+        if digest.hexdigest() != sha256:
+            raise StoreError(f"{target}: the stored bytes no longer hash to {sha256}")
+        return target
+
     def __contains__(self, sha256: object) -> bool:
         return (
             isinstance(sha256, str)

@@ -14,6 +14,15 @@ them in), so that every rule is unit-tested on its own. In order:
 5. the entitlements of :data:`airex.exchange.directory.ENTITLEMENTS`: ``NotAuthorised``
    (``ManifestOutsideBatch``, ``SenderNotEntitled``, ``RecipientNotEntitled``).
 
+**Parse once.** The verdict keeps what validation produced: the header, and the validated
+document (:attr:`Verdict.tree`); a model is built only when asked for
+(:attr:`Verdict.message`), which the exchange itself never does: the CMO's handlers build
+one for the small families they act on. A usage report (any size) is never parsed whole:
+:func:`inspect_stored` validates it as a stream from the stored file (the XSD and the
+business rules, as ``airex usage stats`` does, in constant memory) and reads its header
+alone; only a report that fails there is read again whole, so that its errors are exactly
+those :func:`airex.check` reports.
+
 What is read from a message that failed validation (its MessageId, its sender) is used only
 where it fits the standard's patterns, to address the acknowledgement; it is never trusted
 for anything else.
@@ -22,8 +31,10 @@ for anything else.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 
 from lxml import etree
 
@@ -32,9 +43,12 @@ from airex.exchange.directory import ENTITLEMENTS
 from airex.exchange.models import ErrorRecord, PartyRecord
 from airex.messages import MESSAGE_TYPES, AirexMessage, check
 from airex.messages.common import NAMESPACE
-from airex.xml import ParseLimits
+from airex.xml import ParseLimits, stream_element_batches
 
-__all__ = ["Header", "Verdict", "inspect", "judge"]
+__all__ = ["STREAMED_FAMILIES", "Header", "Verdict", "inspect", "inspect_stored", "judge"]
+
+STREAMED_FAMILIES = frozenset({"UsageReportMessage"})
+"""Families validated as a stream from the stored file and never materialised."""
 
 _PARTY_ID = re.compile(r"^PADPIDA[A-Za-z0-9]+$")
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
@@ -68,6 +82,7 @@ class Header:
     sender_line: int | None = None
     recipients: tuple[tuple[str | None, int | None], ...] = ()
     test: bool = False
+    on_behalf_of: str | None = None
 
 
 @dataclass
@@ -75,17 +90,27 @@ class Verdict:
     """The exchange's judgement of a received message, before deduplication and acting.
 
     ``status`` is ``MessageAccepted`` when the message may be routed; ``errors`` say why not
-    (or are empty); ``message`` is the parsed model of an accepted message; ``reply_to`` the
-    party that gets the acknowledgement (the arrival party, else a well-formed sender);
-    ``parties`` the directory entries the verdict was reached with.
+    (or are empty); ``tree`` the validated document of an accepted message (``None`` for a
+    streamed family: a usage report); ``reply_to`` the party that gets the acknowledgement
+    (the arrival party, else a well-formed sender); ``parties`` the directory entries the
+    verdict was reached with.
     """
 
     status: MessageStatus
     header: Header
     errors: list[ErrorRecord] = field(default_factory=list)
-    message: AirexMessage | None = None
+    tree: etree._ElementTree | None = None
     reply_to: str | None = None
     parties: Mapping[str, PartyRecord] = field(default_factory=dict)
+
+    @cached_property
+    def message(self) -> AirexMessage | None:
+        """The model of an accepted message, built on first use from :attr:`tree` (``None``
+        when rejected, or for a streamed family, which is never materialised)."""
+        if not self.accepted or self.tree is None or self.header.message_type is None:
+            return None
+        model = MESSAGE_TYPES[self.header.message_type]
+        return model.from_xml_tree(self.tree.getroot())  # type: ignore[arg-type]
 
     @property
     def accepted(self) -> bool:
@@ -127,8 +152,10 @@ def _line(element: etree._Element | None) -> int | None:
 def _header(tree: etree._ElementTree | None, message_type: str | None) -> Header:
     if tree is None:
         return Header()
-    root = tree.getroot()
-    header = root.find(f"{_NS}MessageHeader")
+    return _header_of(tree.getroot().find(f"{_NS}MessageHeader"), message_type)
+
+
+def _header_of(header: etree._Element | None, message_type: str | None) -> Header:
     if header is None:
         return Header(message_type=message_type)
     sender_el = header.find(f"{_NS}MessageSender/{_NS}PartyId")
@@ -137,6 +164,7 @@ def _header(tree: etree._ElementTree | None, message_type: str | None) -> Header
         for el in header.findall(f"{_NS}MessageRecipient/{_NS}PartyId")
     )
     control = (header.findtext(f"{_NS}MessageControlType") or "").strip()
+    behalf = header.find(f"{_NS}SentOnBehalfOf/{_NS}PartyId")
     return Header(
         message_type=message_type,
         message_id=identifier_or_none(header.findtext(f"{_NS}MessageId")),
@@ -145,6 +173,7 @@ def _header(tree: etree._ElementTree | None, message_type: str | None) -> Header
         sender_line=_line(sender_el),
         recipients=recipients,
         test=control == "TestMessage",
+        on_behalf_of=party_id_or_none(behalf.text) if behalf is not None else None,
     )
 
 
@@ -180,7 +209,6 @@ def judge(
         return verdict
     message_type = header.message_type
     assert message_type is not None
-    assert inspection.tree is not None
     root_name = f"/{message_type}/MessageHeader"
     sender = header.sender
     assert sender is not None  # schema-valid
@@ -231,7 +259,7 @@ def judge(
                 "ManifestOutsideBatch",
                 "a ManifestMessage is only valid as the BatchComplete file of a batch",
                 path=f"/{message_type}",
-                line=_line(inspection.tree.getroot()),
+                line=_line(inspection.tree.getroot()) if inspection.tree is not None else None,
                 status=MessageStatus.NOT_AUTHORISED,
             ),
         )
@@ -276,9 +304,72 @@ def judge(
     if refused:
         verdict.status, verdict.errors = MessageStatus.NOT_AUTHORISED, list(refused)
         return verdict
-    model = MESSAGE_TYPES[message_type]
-    verdict.message = model.from_xml_tree(inspection.tree.getroot())  # type: ignore[arg-type]
+    verdict.tree = inspection.tree  # the model, if anyone needs one, is built from it then
     return verdict
+
+
+# --- usage reports: validated as a stream, never held ------------------------------------
+
+_ROOT_TAG = re.compile(rb"<(?![?!])(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
+_SNIFF_BYTES = 4096
+
+
+def streamed_family(path: Path) -> str | None:
+    """The family of the stored file ``path`` when it is one validated as a stream (its root
+    element's name, read from the first bytes), else ``None``."""
+    with path.open("rb") as stream:
+        head = stream.read(_SNIFF_BYTES)
+    found = _ROOT_TAG.search(head)
+    name = found.group(1).decode("ascii") if found else None
+    return name if name in STREAMED_FAMILIES else None
+
+
+def inspect_stored(path: Path) -> Inspection | None:
+    """Validate the usage report stored at ``path`` as a stream (the XSD and the business
+    rules, in constant memory: :class:`airex.formats.usage.XmlUsageReader` reads every
+    record) and read its header alone. ``None`` when it is not valid, or not a usage report:
+    the caller then reads it whole (:func:`inspect`), for exactly the errors
+    :func:`airex.check` gives."""
+    from airex.formats.usage import XmlUsageReader
+
+    if streamed_family(path) is None:
+        return None
+    try:
+        reader = XmlUsageReader(str(path), strict=True)
+        for _ in reader:
+            pass
+        if reader.errors:
+            return None
+        return Inspection([], _streamed_header(path, "UsageReportMessage"), None)
+    except Exception:  # any refusal: the whole-document check words it
+        return None
+
+
+def _streamed_header(path: Path, message_type: str) -> Header:
+    """The header of a stored message, read from its first chunks only (with line numbers)."""
+
+    def chunks() -> Iterator[bytes]:
+        with path.open("rb") as stream:
+            while piece := stream.read(65536):
+                yield piece
+
+    from airex.formats.usage import STREAMING_LIMITS
+
+    batches = stream_element_batches(
+        chunks(),
+        [f"{_NS}MessageHeader"],
+        root=f"{_NS}{message_type}",
+        limits=STREAMING_LIMITS,
+        name=path.name,
+    )
+    try:
+        for batch in batches:
+            for element in batch:
+                if element.tag == f"{_NS}MessageHeader":
+                    return _header_of(element, message_type)
+    finally:
+        batches.close()  # type: ignore[attr-defined]
+    return Header(message_type=message_type)
 
 
 def _refuse(verdict: Verdict, error: MessageError) -> Verdict:
