@@ -77,16 +77,45 @@ def test_the_old_option_names_are_hidden_aliases(tmp_path: Path) -> None:
 
 
 def test_a_broker_that_is_down_is_said_at_once(tmp_path: Path) -> None:
-    """A broker nobody answers on: one line naming it (password masked), exit 1, no folder
-    (the check is bounded by connection timeouts, not by the 600 s a step may take)."""
+    """A broker nobody answers on: one line naming it (password masked), exit 2 (an
+    environment error, as for a database), no folder and no "everything in" announcement (the
+    check is bounded by connection timeouts, not by the 600 s a step may take)."""
     folder = tmp_path / "run"
     url = "amqp://guest:s3cret@127.0.0.1:1//"
     run = _demo("-n", "10", "--out", str(folder), "--broker", url, timeout=120)
-    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "everything in" not in run.stdout
     assert "cannot reach the broker amqp://guest:**@127.0.0.1:1//" in run.stderr
     assert "s3cret" not in run.stdout + run.stderr
     assert "Traceback" not in run.stderr
     assert not folder.exists()
+
+
+def test_an_out_folder_that_cannot_be_used_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """--out naming a file, a non-empty folder, or a place no folder can be made: one line,
+    exit 2, no traceback, nothing made, nothing announced."""
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("x")
+    cases = {
+        a_file: "cannot write there: it is a file, not a folder",
+        Path("/dev/null"): "cannot write there: it is a file, not a folder",
+        full: "is not empty",
+        a_file / "sub": "cannot write there",
+        Path("/proc/airex-demo-here"): "cannot write there",
+    }
+    for out, expected in cases.items():
+        run = _demo("-n", "10", "--out", str(out), timeout=120)
+        assert run.returncode == 2, (out, run.stdout + run.stderr)
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1, (out, run.stderr)
+        assert expected in lines[0], (out, run.stderr)
+        assert "Traceback" not in run.stdout + run.stderr
+        assert "everything in" not in run.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "full"]
+    assert [p.name for p in full.iterdir()] == ["keep.txt"]
 
 
 def _processes_in(folder: Path) -> list[int]:

@@ -65,9 +65,10 @@ def demo(
     and the records held back, checks the ledger, and leaves a README.txt in the folder
     saying which file is which.
 
-    Exit status: 0 every step completed and the ledger check passed; 1 a step failed, the
-    broker cannot be reached, or the ledger check failed; 2 a usage or configuration error
-    (e.g. a database that cannot be used); 130 interrupted (Ctrl-C: it says which step was
+    Exit status: 0 every step completed and the ledger check passed; 1 a step failed or the
+    ledger check failed; 2 a usage, configuration or environment error (a database or a
+    broker that cannot be used or reached, an --out that is a file or not empty); 130
+    interrupted (Ctrl-C: it says which step was
     done and where the partial folder is).
     """
     from rich.console import Console
@@ -77,7 +78,10 @@ def demo(
 
     folder = (out or Path.cwd() / f"airex-demo-{datetime.now(UTC):%Y%m%d-%H%M%S}").resolve()
     console = Console(highlight=False)
-    console.print(f"airex demo: {records:,} usage records, everything in [bold]{folder}[/]\n")
+
+    def announce() -> None:
+        console.print(f"airex demo: {records:,} usage records, everything in [bold]{folder}[/]\n")
+
     try:
         result = run_demo(
             folder,
@@ -86,6 +90,7 @@ def demo(
             workers=workers,
             database_url=database or database_url,
             broker_url=broker or broker_url,
+            announce=announce,
         )
     except DemoInterrupted as exc:
         typer.echo(f"airex: demo {exc}", err=True)

@@ -66,8 +66,8 @@ def check_broker(url: str) -> None:
         connection.ensure_connection(
             max_retries=1, interval_start=1, interval_step=1, interval_max=1
         )
-    except Exception as exc:  # whatever it is: unreachable
-        raise DemoError(
+    except Exception as exc:  # whatever it is: unreachable (an environment error: status 2)
+        raise DemoConfigError(
             f"cannot reach the broker {shown} ({transport}): {_reason(exc)}; start it, or run "
             "the demo without --broker (the embedded broker needs no server)"
         ) from None

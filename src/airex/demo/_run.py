@@ -29,6 +29,7 @@ from typing import IO, Any
 from airex.demo._fleet import Console, DemoError, Fleet, Party, demo_env, interrupt, wait_for
 from airex.demo._fleet import require_accepted as _require_accepted
 from airex.demo._preflight import (
+    DemoConfigError,
     check_broker,
     check_database,
     remove_broker_entities,
@@ -91,23 +92,26 @@ def run_demo(
     database_url: str | None = None,
     broker_url: str | None = None,
     queue_prefix: str | None = None,
+    announce: Callable[[], None] | None = None,
 ) -> DemoResult:
     """Play a complete cycle in ``folder`` (created; must be empty or absent).
 
     By default on the embedded default: a SQLite file in ``folder`` and the server-less
     broker. ``database_url`` (an empty database) and ``broker_url`` (e.g. RabbitMQ) run the
     same cycle on servers; both are checked before ``folder`` is created
-    (:class:`~airex.demo.DemoConfigError` for a database that cannot be used, or a broker
-    URL that cannot be; :class:`DemoError` for a broker that cannot be reached). Every run
-    has its own queue names (``queue_prefix``, default a fresh one) and removes them from
-    the broker at the end. Ctrl-C raises :class:`DemoInterrupted` once the processes are
-    stopped."""
+    (:class:`~airex.demo.DemoConfigError` for a database or a broker that cannot be used or
+    reached, and for a ``folder`` that is a file, not empty, or cannot be made). ``announce``
+    is called once every check has passed and the folder is made. Every run has its own
+    queue names (``queue_prefix``, default a fresh one) and removes them from the broker at
+    the end. Ctrl-C raises :class:`DemoInterrupted` once the processes are stopped."""
     from airex.exchange.settings import ExchangeSettings
 
     out = Console(stream or sys.stderr)
     folder = folder.resolve()
+    if folder.exists() and not folder.is_dir():
+        raise DemoConfigError(f"{folder}: cannot write there: it is a file, not a folder")
     if folder.exists() and any(folder.iterdir()):
-        raise DemoError(f"{folder} is not empty; give the demo a new folder (--out)")
+        raise DemoConfigError(f"{folder} is not empty; give the demo a new folder (--out)")
     scenario = Scenario(records, seed=seed)
     if broker_url is not None and not broker_url.startswith("filesystem://"):
         check_broker(broker_url)
@@ -119,7 +123,14 @@ def run_demo(
     clock_file = folder / "exchange" / "clock.txt"
     env = demo_env(folder, cast.cmo.party_id, database_url, broker_url, prefix, clock_file)
     settings = ExchangeSettings.from_env(env)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DemoConfigError(
+            f"{folder}: cannot write there: {(exc.strerror or str(exc)).lower()}"
+        ) from None
+    if announce is not None:
+        announce()
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, interrupt) if main else None
     try:
@@ -309,18 +320,8 @@ def _licence(
         result.files.append(
             ("the developer's licence request", cmo.inbox / _named(sent, scenario.cast))
         )
-        ack = wait_for(
-            "the request's acknowledgement",
-            lambda: next(iter(developer.acks_for(request.message_id)), None),
-            fleet,
-            note,
-        )
-        _require_accepted(ack, "the licence request")
-        licence_file = wait_for(
-            "the licence",
-            lambda: next(iter(developer.received("LicenceMessage")), None),
-            fleet,
-            note,
+        _, _, licence_file = _answered(
+            developer, request.message_id, "the licence request", "LicenceMessage", fleet, note
         )
         result.files.append(("the licence", licence_file))
         licence = airex.parse(licence_file.read_bytes())
@@ -328,6 +329,33 @@ def _licence(
         licence_id = licence.licence.licence_id
     done("licence", f"offer {scenario.offer_id} → request → licence {licence_id} granted")
     return licence_id
+
+
+def _answered(
+    sender: Party,
+    message_id: str,
+    what: str,
+    family: str,
+    fleet: Fleet,
+    note: Callable[[str], None],
+) -> tuple[Path, list[Any], Path]:
+    """Wait for ``sender``'s acknowledgement of ``message_id`` (it must be accepted), then for
+    the first ``family`` message the CMO sent back: the ACK's path, its acknowledgements, the
+    answer's path."""
+    ack = wait_for(
+        f"the acknowledgement of {what}",
+        lambda: next(iter(sender.acks_for(message_id)), None),
+        fleet,
+        note,
+    )
+    acks = _require_accepted(ack, what)
+    answer = wait_for(
+        f"the answer to {what} ({family})",
+        lambda: next(iter(sender.received(family)), None),
+        fleet,
+        note,
+    )
+    return ack, acks, answer
 
 
 def _usage(
@@ -357,21 +385,11 @@ def _usage(
         result.files.append(
             ("the developer's usage report", cmo.inbox / _named(staged, scenario.cast))
         )
-        ack = wait_for(
-            "the report's acknowledgement",
-            lambda: next(iter(developer.acks_for(message_id)), None),
-            fleet,
-            note,
+        ack, acks, invoice_file = _answered(
+            developer, message_id, "the usage report", "InvoiceMessage", fleet, note
         )
-        acks = _require_accepted(ack, "the usage report")
         result.files.append(("the usage report's acknowledgement", ack))
         result.held_warnings = sum(len(a.errors) for a in acks)
-        invoice_file = wait_for(
-            "the invoice",
-            lambda: next(iter(developer.received("InvoiceMessage")), None),
-            fleet,
-            note,
-        )
         result.files.append(("the invoice", invoice_file))
         invoice = airex.parse(invoice_file.read_bytes())
         assert isinstance(invoice, InvoiceMessage)
