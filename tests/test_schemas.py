@@ -149,7 +149,7 @@ def test_wheel_ships_the_schemas(tmp_path: Path) -> None:
 
 # Where a code is produced implies its status.
 STATUS_OF_PRODUCER = {
-    "formats/_hardened.py": MessageStatus.XML_NOT_WELL_FORMED,
+    "xml/_hardened.py": MessageStatus.XML_NOT_WELL_FORMED,
     "messages/_api.py": MessageStatus.SCHEMA_INVALID,
     "messages/_schema.py": MessageStatus.SCHEMA_INVALID,
     "messages/_rules.py": MessageStatus.BUSINESS_RULE_VIOLATION,
@@ -204,6 +204,7 @@ class CodeScan:
             path.relative_to(root).as_posix(): ast.parse(path.read_text(encoding="utf-8"))
             for path in sorted(root.rglob("*.py"))
         }
+        self.imports = self._imported_names()
         self.dicts = self._literal_dicts()
         self.constants = self._module_constants()
         self.functions = {
@@ -215,6 +216,18 @@ class CodeScan:
         self.forwarders: dict[tuple[str, str], Forwarder] = {}
         self._find_forwarders()
         self.productions = list(self._productions())
+
+    # names a module imports from another module of the package: (module, name) -> its home
+    def _imported_names(self) -> dict[tuple[str, str], tuple[str, str]]:
+        found: dict[tuple[str, str], tuple[str, str]] = {}
+        for module, tree in self.modules.items():
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("airex."):
+                    home = (node.module or "").removeprefix("airex.").replace(".", "/")
+                    home = home + ".py" if f"{home}.py" in self.modules else home + "/__init__.py"
+                    for alias in node.names:
+                        found[(module, alias.asname or alias.name)] = (home, alias.name)
+        return found
 
     # dicts of literals, by name, across the package
     def _literal_dicts(self) -> dict[str, set[str]]:
@@ -251,6 +264,8 @@ class CodeScan:
             return None
         if (module, name) in self.forwarders:
             return self.forwarders[(module, name)]
+        if self.imports.get((module, name)) in self.forwarders:  # a forwarder of another module
+            return self.forwarders[self.imports[(module, name)]]
         if name == "MessageError":
             return Forwarder(position=0, keyword="code", status=None)
         return None
