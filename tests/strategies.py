@@ -7,8 +7,8 @@ date-times in any whole-minute offset from -14:00 to +14:00, decimals with every
 fraction digits (and far more than 28 significant digits), WorkIds of every type, territories with
 exclusions, rights shares split into exact groups of 100, optional elements present and absent.
 
-Imported by ``test_properties.py`` as a plain module: ``tests/`` has no ``__init__.py``, so
-pytest's default ``prepend`` import mode puts ``tests/`` itself on ``sys.path``.
+Imported by ``messages/test_properties.py`` and the ``formats`` tests as a plain module:
+``tests/`` is on pytest's ``pythonpath`` (pyproject.toml).
 """
 
 from __future__ import annotations

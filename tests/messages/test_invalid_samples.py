@@ -25,7 +25,7 @@ from airex.errors import (
 )
 from airex.messages.error_codes import CODES
 
-INVALID = Path(__file__).resolve().parent.parent / "samples" / "invalid"
+INVALID = Path(__file__).resolve().parents[2] / "samples" / "invalid"
 MANIFEST: dict[str, dict[str, Any]] = json.loads(
     (INVALID / "manifest.json").read_text(encoding="utf-8")
 )
@@ -135,7 +135,7 @@ BATCH_ONLY = {
 # message alone (tested in tests/royalties).
 PRICING_ONLY = {"ReportConflict", "ReportNotPriced"}
 # Refusals by the CMO's actions: the registry, the offers the CMO sent and the invoices it
-# issued decide them (tested in tests/exchange/test_actions_rules.py).
+# issued decide them (tested in tests/cmo/test_actions_rules.py).
 CMO_ACTIONS_ONLY = {
     "DeclarationRefused",
     "OfferExpired",

@@ -20,7 +20,7 @@ from airex.iso import (
     quantize_minor,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "tools" / "gen_iso_codes.py"
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from airex.cli import app
 
 AIREX = str(Path(sys.executable).with_name("airex"))
-SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "usage-report"
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "usage-report"
 
 
 def run(*args: object) -> Result:

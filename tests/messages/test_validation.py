@@ -10,7 +10,7 @@ import pytest
 import airex
 from airex.messages._api import MAX_ERRORS
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 INVOICE = (SAMPLES / "invoice" / "music-cadenza-q1-2026.xml").read_bytes()
 USAGE = (SAMPLES / "usage-report" / "music-cadenza-q1-2026.xml").read_bytes()
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 
 from airex.cli import app
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 DECLARATION = SAMPLES / "work-declaration" / "music-publisher-to-cmo.xml"
 REPORT = SAMPLES / "usage-report" / "music-cadenza-q1-2026.xml"
 PAYMENT = SAMPLES / "payment-notification" / "music-cadenza-pays-q1-invoice.xml"

@@ -17,7 +17,7 @@ from lxml import etree
 import airex
 from airex.errors import MessageError
 
-SAMPLES = Path(__file__).parents[1] / "samples"
+SAMPLES = Path(__file__).parents[2] / "samples"
 
 FAMILY_ROOTS = {
     "work-declaration": "WorkDeclarationMessage",

@@ -90,7 +90,7 @@ from airex.messages.codes import (
     WorkType,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 AIREX = Path(sys.executable).parent / "airex"
 

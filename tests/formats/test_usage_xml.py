@@ -21,7 +21,7 @@ from airex.formats.usage._xml_writer import XmlUsageWriter
 from airex.messages.usage import UsageReportMessage
 from strategies import usage_report_messages
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 RECORD_PATH = "/UsageReportMessage/UsageReport/UsageRecordList/UsageRecord"
 
 

@@ -70,7 +70,7 @@ def test_validate_reports_a_special_file_as_unreadable(
     """validate names the special file with FileUnreadable (exit 1), alone or found in a folder,
     and goes on with the other files."""
     path = specials[kind]
-    good = Path(__file__).resolve().parents[1] / "samples" / "licence"
+    good = Path(__file__).resolve().parents[2] / "samples" / "licence"
     named = _airex("validate", path, cwd=tmp_path)
     assert named.returncode == 1
     assert f"{path}: FileUnreadable: cannot read the file: {NOT_REGULAR}" in named.stdout

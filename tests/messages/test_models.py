@@ -10,7 +10,7 @@ from pydantic import ValidationError
 import airex
 from airex.messages import Party, WorkDeclarationMessage, WorkId
 
-SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "work-declaration"
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "work-declaration"
 
 
 def test_text_refuses_characters_xml_cannot_carry() -> None:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner, Result
 
 from airex.cli import app
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 REPORT = SAMPLES / "usage-report" / "music-cadenza-q1-2026.xml"
 CANNOT = "cannot write there"
 
