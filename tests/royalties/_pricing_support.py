@@ -7,17 +7,13 @@ usage report really say.
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from airex.db import DatabaseConfig, create_engine
@@ -290,31 +286,12 @@ def write_report(path: Path, report_header: ReportHeader, rows: Sequence[UsageRo
 
 # --- databases ---------------------------------------------------------------------------
 
-PG_ENV = "AIREX_TEST_DATABASE_URL"
-PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
-REQUIRE_ENV = "AIREX_REQUIRE_SERVICES"
-
 
 @pytest.fixture(scope="session")
-def pricing_pg_url() -> Iterator[str]:
-    """A throwaway PostgreSQL database for this session (dropped at the end); skipped when
-    the server is unreachable, unless AIREX_REQUIRE_SERVICES=1."""
-    server = sa.make_url(os.environ.get(PG_ENV) or PG_DEFAULT).set(drivername="postgresql")
-    admin_url = server.set(database="postgres").render_as_string(hide_password=False)
-    try:
-        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        reason = f"PostgreSQL (${PG_ENV}) is unreachable: {' '.join(str(exc).split())}"
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{reason}; {REQUIRE_ENV}=1 requires it", pytrace=False)
-        pytest.skip(reason)
-    name = f"airex_test_{secrets.token_hex(6)}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield server.set(database=name).render_as_string(hide_password=False)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def pricing_pg_url(request: pytest.FixtureRequest) -> str:
+    """URL of the session's throwaway PostgreSQL database (``pg_database``, tests/conftest.py)."""
+    url: str = request.getfixturevalue("pg_database").url
+    return url
 
 
 def migrated(url: str) -> Engine:
@@ -333,10 +310,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'airex.db'}"
     else:
-        url = request.getfixturevalue("pricing_pg_url")
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute("DROP SCHEMA public CASCADE")
-            connection.execute("CREATE SCHEMA public")
+        request.getfixturevalue("pricing_pg_url")
+        url = request.getfixturevalue("pg_database").empty()
     made = migrated(url)
     try:
         yield made
