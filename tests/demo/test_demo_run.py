@@ -211,3 +211,28 @@ def test_a_folder_in_use_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DemoError, match="not empty"):
         run_demo(tmp_path, records=10)
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_the_flat_report_form_is_priced_as_the_xml_one(
+    demo: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    """``--report-form flat``: the same report as a gzip flat file, split into 3 parts (a
+    small part size stands in for 1 M records), goes through the exchange part by part and is
+    priced into the same invoice, with the same held warnings, as the XML run."""
+    folder, run = demo
+    assert run.returncode == 0, run.stdout + run.stderr
+    (xml_invoice,) = _of(_inbox(folder, Cast.default().developer.party_id), InvoiceMessage)
+    result = run_demo(
+        tmp_path / "flat", records=RECORDS, report_form="flat", split_records=RECORDS // 3
+    )
+    reports = [path for what, path in result.files if what == "the developer's usage report"]
+    assert [p.name.rsplit("_", 1)[-1] for p in reports] == [f"{n}of3.tsv.gz" for n in (1, 2, 3)]
+    assert all(p.is_file() for p in reports)
+    assert result.invoice_total == xml_invoice.invoice.total_amount.value
+    xml_acks = [
+        m
+        for m in _of(_inbox(folder, Cast.default().developer.party_id), AcknowledgementMessage)
+        if any(a.errors for a in m.acknowledgements)
+    ]
+    assert result.held_warnings == sum(len(a.errors) for m in xml_acks for a in m.acknowledgements)
+    assert result.ledger_ok

@@ -31,6 +31,7 @@ from pathlib import Path
 from lxml import etree
 from pydantic import ValidationError
 
+from airex.batch._flat_entry import flat_entry
 from airex.batch._fs import (
     fsync_dir,
     move_dir_into_place,
@@ -168,6 +169,23 @@ def _load(messages: Sequence[object], limits: BatchLimits, allow_invalid: bool) 
     parse_limits = limits.parse_limits()
     for index, source in enumerate(messages, start=1):
         name, data, given = _read_input(source, index, limits.max_file_bytes)
+        flat = flat_entry(data)
+        if flat is not None:  # a flat-file usage report: the manifest lists its HEAD's id
+            identifier = (given.message_id if given else None) or flat.message_id
+            url = given.url if given and given.url else None
+            if url is None and identifier is not None:
+                url = message_file_name(identifier, set()).removesuffix(".xml") + flat.suffix
+            items.append(
+                _Item(
+                    name=name,
+                    data=data,
+                    url=url,
+                    message_type="UsageReportMessage",
+                    message_id=identifier,
+                    header=None,
+                )
+            )
+            continue
         result = check(data, parse_limits)
         if result.errors and not allow_invalid:
             problems.append((name, result.errors))

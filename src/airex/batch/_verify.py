@@ -33,6 +33,7 @@ from typing import Any, Literal
 from lxml import etree
 from pydantic import TypeAdapter, ValidationError
 
+from airex.batch._flat_entry import flat_entry
 from airex.batch._limits import BatchLimits
 from airex.batch._names import manifest_id_of, normalise_url
 from airex.batch._source import Batch, BatchReadError, open_batch
@@ -407,6 +408,16 @@ def _verify_entry(
         entry.set_status(integrity[0].status, integrity)
         return entry
     entry.intact = True
+    flat = flat_entry(data)
+    if flat is not None:  # a flat-file usage report: its HEAD against the manifest
+        errors = []
+        if message_type != "UsageReportMessage":
+            errors.append(_type_error(url, "UsageReportMessage", message_type))
+        if flat.message_id != message_id:
+            errors.append(_id_error(url, str(flat.message_id), message_id, "HEAD", flat.line))
+        entry.sender, entry.recipients = flat.sender, (flat.recipient,)
+        entry.set_status(errors[0].status if errors else _ACCEPTED, errors)
+        return entry
     result = check(data, parse_limits)
     errors = list(result.errors)
     root = result.tree.getroot() if result.tree is not None else None

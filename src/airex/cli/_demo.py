@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 __all__ = ["demo"]
+
+
+class ReportFormChoice(StrEnum):
+    """The forms of the demo's usage report."""
+
+    XML = "xml"
+    FLAT = "flat"
 
 
 def demo(
@@ -27,6 +35,14 @@ def demo(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic catalogue and usage.")] = 2026,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (Celery concurrency).")] = 2,
+    report_form: Annotated[
+        ReportFormChoice,
+        typer.Option(
+            "--report-form",
+            help="Form of the developer's usage report: xml (one file) or flat (.tsv.gz, "
+            "split into parts of 1,000,000 records when larger).",
+        ),
+    ] = ReportFormChoice.XML,
     database: Annotated[
         str | None,
         typer.Option(
@@ -91,6 +107,7 @@ def demo(
             database_url=database or database_url,
             broker_url=broker or broker_url,
             announce=announce,
+            report_form="flat" if report_form is ReportFormChoice.FLAT else "xml",
         )
     except DemoInterrupted as exc:
         typer.echo(f"airex: demo {exc}", err=True)

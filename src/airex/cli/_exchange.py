@@ -207,6 +207,15 @@ def _emit(as_json: bool, obj: dict[str, Any], line: str) -> None:
     sys.stdout.write((json.dumps(obj, ensure_ascii=False) if as_json else line) + "\n")
 
 
+def _followed(exchange: Exchange, received_id: int) -> Any:
+    """The received message ``received_id``; for a part of a split flat report joined into
+    its set, the set (processed as one message)."""
+    record = exchange.received_message(received_id)
+    if record.status is None and record.parent_id is not None and record.batch_row_id is None:
+        return exchange.received_message(record.parent_id)
+    return record
+
+
 def _wait_and_report(
     exchange: Exchange, taken: list[tuple[Path, Any]], wait: float, as_json: bool
 ) -> bool:
@@ -216,7 +225,7 @@ def _wait_and_report(
     deadline = time.monotonic() + wait
     ids = [i for _, intake in taken for i in intake.received_ids]
     while True:
-        records = {i: exchange.received_message(i) for i in ids}
+        records = {i: _followed(exchange, i) for i in ids}
         if all(r.state != ReceivedState.PENDING for r in records.values()):
             break
         if time.monotonic() >= deadline:
@@ -226,7 +235,9 @@ def _wait_and_report(
     for path, intake in taken:
         for received_id in intake.received_ids:
             record = records[received_id]
+            waiting = record.state == ReceivedState.WAITING
             status = record.status.value if record.status else "Pending"
+            status = "WaitingForParts" if waiting else status
             accepted = record.status is MessageStatus.MESSAGE_ACCEPTED
             ok = ok and accepted
             name = f"{path}/{record.file_name}" if intake.batch_id else str(path)

@@ -108,21 +108,27 @@ def invoice_report(
     service: InvoiceService,
 ) -> Invoicing:
     """Price the usage report whose bytes are the stored file ``stored`` (streamed, never
-    loaded whole nor materialised: its header comes from the same stream) and return the
+    loaded whole nor materialised: its header comes from the same stream; a folder is a flat
+    report's view, its files those of the report) and return the
     Invoice (and CreditNote) to send, with the held usage as warnings. The IssueDate is the
     report's MessageCreatedDateTime (UTC date).
 
     Records are cited by the name the report was handed in under (the held records, the
     acknowledgement's warnings), not by the store's hash.
     """
-    reader = open_report(stored)
+    flat = stored.is_dir()  # a flat report's view: its files, named as handed in
+    reader = open_report(
+        sorted(str(p) for p in stored.iterdir() if not p.name.startswith(".")) if flat else stored
+    )
     report = reader.header
     header = report.message_header
     issue_date = to_second(header.message_created_date_time).date()
     name = _report_file_name(file_name, header.message_id)
     rows = (UsageRow._make((*row[:-1], name)) for row in reader)
     try:
-        result = service.invoice(rows, header=reader.header, today=issue_date, form="xml")
+        result = service.invoice(
+            rows, header=reader.header, today=issue_date, form="flat" if flat else "xml"
+        )
     except ReportRefusedError as exc:
         return Invoicing(error=exc.message_error())
     except PricingError as exc:

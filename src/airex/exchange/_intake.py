@@ -12,6 +12,8 @@ from sqlalchemy.engine import Connection
 from airex.batch import acknowledgement, verify
 from airex.db import read_transaction, run_write
 from airex.exchange import outbox as ob
+from airex.exchange._flat import flat_head
+from airex.exchange._parts import record_parts
 from airex.exchange._process import _Processing
 from airex.exchange._rows import (
     _insert_received,
@@ -22,6 +24,8 @@ from airex.exchange._rows import (
 from airex.exchange._work import Incoming, Intake
 from airex.exchange.models import OutboxKind, batch, received, utc_now
 from airex.exchange.verdict import identifier_or_none
+
+_PEEK = 1 << 16  # enough of a file to read a flat report's HEAD
 
 
 class _Intake(_Processing):
@@ -40,20 +44,38 @@ class _Intake(_Processing):
         now = utc_now()
         received_at = self.settings.now()  # the exchange's clock (a simulated one in a demo)
 
+        heads = {id(i): flat_head(i.data[:_PEEK]) for i, _ in stored}
+
         def work(connection: Connection) -> tuple[list[int], list[ob.OutboxRow]]:
             tokens = [i.intake_token for i, _ in stored if i.intake_token]
             taken = _taken_tokens(connection, tokens)
             fresh = [(i, sha) for i, sha in stored if i.intake_token not in taken]
             if not fresh:
                 return [], []
-            ids = [
-                int(i)
-                for i in connection.execute(
-                    received.insert().returning(received.c.id, sort_by_parameter_order=True),
-                    [_received_values(item, sha, received_at) for item, sha in fresh],
-                ).scalars()
+            parts = [
+                (i, sha, head)
+                for i, sha in fresh
+                if (head := heads[id(i)]) is not None and head.part
             ]
+            whole = [(i, sha) for i, sha in fresh if not any(i is p[0] for p in parts)]
+            ids = (
+                [
+                    int(i)
+                    for i in connection.execute(
+                        received.insert().returning(received.c.id, sort_by_parameter_order=True),
+                        [_received_values(item, sha, received_at) for item, sha in whole],
+                    ).scalars()
+                ]
+                if whole
+                else []
+            )
             owed = [ob.Owed(OutboxKind.PROCESS, received_id=i) for i in ids]
+            if parts:  # a split report's parts wait for their set (airex.exchange._parts)
+                part_ids, joined = record_parts(connection, self.store, parts, received_at)
+                by_item = dict(zip([id(p[0]) for p in parts], part_ids, strict=True))
+                by_item.update(zip([id(i) for i, _ in whole], ids, strict=True))
+                ids = [by_item[id(i)] for i, _ in fresh]
+                owed.extend(joined)
             return ids, ob.insert_rows(connection, owed, now)
 
         ids, rows = run_write(self.engine, work)

@@ -6,7 +6,15 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from airex.exchange import outbox as ob
 from airex.exchange._acknowledge import _Acknowledging
+from airex.exchange._flat import (
+    PARTS_SOURCE,
+    delivered_files,
+    flat_head_of,
+    flat_view,
+    inspect_flat,
+)
 from airex.exchange._rows import _first_reception, _inspect_quietly, _preset, _reading
 from airex.exchange._work import _PARTY_CACHE_SECONDS
 from airex.exchange.directory import PartyDirectory
@@ -48,11 +56,51 @@ class _Judging(_Acknowledging):
         """The stored message, read once: a usage report is validated as a stream from its
         file (no bytes held: ``(None, inspection)``); any other message, or a report that
         fails there, is read whole (``(raw, None)``: :func:`inspect` judges it)."""
+        if _preset(row) is None:
+            flat = self._read_flat(row)
+            if flat is not None:
+                return None, flat
         if _preset(row) is None and streamed_family(self.store.path(row.sha256)) is not None:
             inspection = inspect_stored(self.store.verify(row.sha256))
             if inspection is not None:
                 return None, inspection
         return self.store.get(row.sha256), None
+
+    def _read_flat(self, row: ReceivedMessage) -> Inspection | None:
+        """A flat-file usage report (one file, plain or gzip, or a split report's part set)
+        validated as a stream through its named view; ``None`` for any other message."""
+        parts = row.source == PARTS_SOURCE
+        if not parts and flat_head_of(self.store.path(row.sha256)) is None:
+            return None
+        self.store.verify(row.sha256)
+        paths = flat_view(self.store, row.sha256, row.file_name, parts=parts)
+        return None if paths is None else inspect_flat(paths)
+
+    def _route(self, row: ReceivedMessage, verdict: Verdict) -> list[ob.Owed]:
+        """What delivering an accepted message owes; a flat report's files are delivered
+        each under its own name (``.tsv``, ``.tsv.gz``, ``_<n>of<N>``), never its part set."""
+        if verdict.path is None:
+            return super()._route(row, verdict)
+        header = verdict.header
+        headers = {
+            "airex-kind": "message",
+            "airex-message-type": header.message_type,
+            "airex-message-id": header.message_id,
+            "airex-sender": header.sender,
+        }
+        owed: list[ob.Owed] = []
+        for sha, name in delivered_files(verdict.path, header.sender, header.message_id):
+            for party_id in verdict.recipients:
+                owed.extend(
+                    self._deliveries(
+                        verdict.parties[party_id],
+                        file_name=name,
+                        received_id=row.id,
+                        headers={**headers, "airex-file-name": name},
+                        sha256=sha,
+                    )
+                )
+        return owed
 
     def _verdict(
         self, raw: bytes | None, row: ReceivedMessage, inspection: Inspection | None = None
@@ -66,7 +114,6 @@ class _Judging(_Acknowledging):
             "drop": "from its drop folder",
             "send": "with airex send --as",
             "batch": "in its batch",
-            "cmo": "as the CMO's answer",
         }.get(row.source, row.source)
         return judge(
             inspection, parties, arrival_party=row.arrival_party, arrived_how=how, preset=preset
@@ -74,12 +121,7 @@ class _Judging(_Acknowledging):
 
     def _should_act(self, verdict: Verdict, row: ReceivedMessage) -> bool:
         cmo = self.settings.cmo_party_id
-        return (
-            cmo is not None
-            and cmo in verdict.recipients
-            and row.source != "cmo"
-            and not verdict.header.test
-        )
+        return cmo is not None and cmo in verdict.recipients and not verdict.header.test
 
     def _act(
         self, verdict: Verdict, row: ReceivedMessage, raw: bytes | None
@@ -89,7 +131,8 @@ class _Judging(_Acknowledging):
         duplicate_of = self._duplicate_of(verdict)
         if duplicate_of is not None:
             return None, duplicate_of
-        accepted = Accepted(verdict.header, self.store.path(row.sha256), verdict=verdict)
+        stored = verdict.path or self.store.path(row.sha256)
+        accepted = Accepted(verdict.header, stored, verdict=verdict)
         view = replace(
             row,
             sender=verdict.header.sender,

@@ -81,6 +81,8 @@ class ReceivedState(StrEnum):
     PENDING = "pending"
     DONE = "done"
     DEAD = "dead"
+    WAITING = "waiting"
+    """A part of a split flat-file report, waiting for the others (processed as their set)."""
 
 
 class OutboxKind(StrEnum):
@@ -173,6 +175,30 @@ inbox = sa.Table(
     sa.UniqueConstraint("party_id", "received_id", name="uq_exchange_inbox"),
 )
 
+sent = sa.Table(
+    "exchange_sent",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("received_id", ID, sa.ForeignKey("exchange_received.id"), nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("sender", sa.String(PARTY), nullable=True),
+    sa.Column("message_id", sa.String(64), nullable=True),
+    sa.Column("message_type", sa.String(40), nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("file_name", sa.Text(), nullable=True),
+    sa.Column("recipients", sa.Text(), nullable=True),
+    sa.Column("status", sa.String(40), nullable=False),
+    sa.Column("errors", sa.Text(), nullable=True),
+    sa.Column("created_at", INSTANT, nullable=False),
+    sa.UniqueConstraint("received_id", "position", name="uq_exchange_sent_position"),
+    sa.UniqueConstraint("sender", "message_id", name="uq_exchange_sent_message"),
+)
+"""The CMO's answers: one row per message its actions sent in answer to ``received_id``
+(``position``: its place among them), stored once (``sha256``) and routed in the transaction
+that processed ``received_id``. ``message_id`` is set only for an answer that was routed (it
+takes its (sender, MessageId)); a refused one keeps its status and errors."""
+
 ack = sa.Table(
     "exchange_ack",
     metadata,
@@ -223,7 +249,7 @@ dead_letter = sa.Table(
 
 def exchange_tables() -> list[sa.Table]:
     """The exchange's tables in creation order (parents before children)."""
-    return [party, batch, received, message, inbox, ack, outbox, dead_letter]
+    return [party, batch, received, message, inbox, sent, ack, outbox, dead_letter]
 
 
 # --- records -----------------------------------------------------------------------------
@@ -322,7 +348,8 @@ class ReceivedMessage:
 
     ``id`` is the exchange's own id for this reception; ``arrival_party`` the party whose drop
     folder it came from (or ``airex send --as``), ``None`` when unknown; ``source`` one of
-    ``drop``, ``send``, ``batch``, ``cmo`` (produced by the CMO's actions); ``sha256`` names
+    ``drop``, ``send``, ``batch`` (``cmo``: an answer of the CMO's actions received again,
+    before they were routed in the transaction that produced them); ``sha256`` names
     its bytes in the store. ``sender`` and ``message_id`` are known once it was processed.
     """
 

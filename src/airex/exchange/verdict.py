@@ -102,6 +102,8 @@ class Verdict:
     tree: etree._ElementTree | None = None
     reply_to: str | None = None
     parties: Mapping[str, PartyRecord] = field(default_factory=dict)
+    path: Path | None = None
+    """Where a streamed report is read from (a flat report's view folder), else ``None``."""
 
     @cached_property
     def message(self) -> AirexMessage | None:
@@ -134,6 +136,7 @@ class Inspection:
     errors: list[MessageError]
     header: Header
     tree: etree._ElementTree | None
+    path: Path | None = None
 
     @property
     def party_ids(self) -> set[str]:
@@ -199,7 +202,13 @@ def judge(
     """
     header = inspection.header
     reply_to = arrival_party or header.sender
-    verdict = Verdict(MessageStatus.MESSAGE_ACCEPTED, header, reply_to=reply_to, parties=parties)
+    verdict = Verdict(
+        MessageStatus.MESSAGE_ACCEPTED,
+        header,
+        reply_to=reply_to,
+        parties=parties,
+        path=inspection.path,
+    )
     if preset is not None:
         verdict.status, verdict.errors = preset
         return verdict
