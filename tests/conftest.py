@@ -8,8 +8,9 @@ end, so runs never collide; a test that uses it starts with :meth:`ThrowawayData
 that need it are skipped, unless ``AIREX_REQUIRE_SERVICES=1`` (CI sets it): then they fail,
 saying why.
 
-The exchange and CMO tests still make their own databases (``tests/exchange/exchange_fixtures.py``,
-one per test, with a broker beside it).
+The parties the tests play are in ``parties.py``, each id once. The exchange and CMO tests
+still make their own databases (``tests/exchange/exchange_fixtures.py``, one per test, with a
+broker beside it).
 """
 
 from __future__ import annotations

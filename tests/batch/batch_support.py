@@ -7,14 +7,15 @@ import warnings
 import zipfile
 from pathlib import Path
 
+from parties import CMO as CMO  # the batch tests' parties, re-exported
+from parties import DEV as DEV
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 VALID_SAMPLES = sorted(
     p for p in SAMPLES.glob("*/*.xml") if p.parent.name not in ("invalid", "manifest")
 )
 INVALID = SAMPLES / "invalid"
-CMO = "PADPIDA2026HARMONIA"
-DEV = "PADPIDA2026CADENZA"
 
 
 def sample(family: str, name: str) -> Path:

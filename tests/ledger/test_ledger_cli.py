@@ -16,12 +16,12 @@ from typer.testing import CliRunner, Result
 
 from airex.cli._ledger import db_app, ledger_app
 from airex.ledger import AccountKey, AccountKind, GrantRecord, NewEntry, credit, debit
+from parties import CMO01 as CMO
+from parties import DEV01 as DEV
 
 if TYPE_CHECKING:
     from conftest import Backend
 
-CMO = "PADPIDA2026CMO01"
-DEV = "PADPIDA2026DEV01"
 RECEIVABLE = AccountKey(DEV, AccountKind.LICENSEE_RECEIVABLE, "EUR")
 POOL = AccountKey(CMO, AccountKind.DISTRIBUTABLE_POOL, "EUR", "LIC-1")
 CASH = AccountKey(CMO, AccountKind.CASH, "EUR")

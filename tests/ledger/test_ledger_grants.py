@@ -13,13 +13,13 @@ from airex.ledger import (
     IdempotencyConflictError,
     InvalidGrantError,
 )
+from parties import CMO01 as CMO
+from parties import DEV01 as DEV
+from parties import DEV02 as DEV2
 
 if TYPE_CHECKING:
     from conftest import Backend
 
-CMO = "PADPIDA2026CMO01"
-DEV = "PADPIDA2026DEV01"
-DEV2 = "PADPIDA2026DEV02"
 TRAIN = "UseForTrainingGenerativeAI"
 MINE = "UseForDataMining"
 WORK = "ISWC::T-034.524.680-1"

@@ -21,11 +21,11 @@ from airex.messages import (
     WorkList,
 )
 from airex.registry import DeclaredWork, LicenceScope, Preference, Share
+from parties import CMO
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 DECLARATIONS = sorted((SAMPLES / "work-declaration").glob("*.xml"))
-CMO = "PADPIDA2026HARMONIA"
 LABEL = "PADPIDA2026LANTERNFISH"
 OTHER = "PADPIDA2026RIVALRECORDS"
 TRAINING = "UseForTrainingGenerativeAI"

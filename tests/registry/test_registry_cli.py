@@ -18,13 +18,13 @@ from airex.cli._app import app
 from airex.formats.usage import FlatUsageWriter, ReportHeader, UsageRow, WorkRef
 from airex.ledger import GrantRecord, GrantRegister
 from airex.messages import MessageHeader, Period
+from parties import DEV
 
 if TYPE_CHECKING:
     from conftest import Db
 
 LICENCE_FILE = SAMPLES / "licence" / "music-cmo-grants-cadenza.xml"
 LICENCE = "HARM-LIC-2026-0042"
-DEV = "PADPIDA2026CADENZA"
 RECORDS = [
     # (work ids, use type): hand-checked against the samples under the Harmonia licence
     ((WorkRef("ISRC", "GBLFR2500101"),), TRAINING),  # label opted in: OptedIn

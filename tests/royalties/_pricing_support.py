@@ -25,9 +25,8 @@ from airex.messages.licence import Licence, LicenceMessage
 from airex.messages.terms import LicenceTerms, Repertoire, ReportingObligation, Tariff, Term
 from airex.messages.usage import ReportedRevenue
 from airex.registry import Decision, LicenceScope, Reason
+from parties import CMO, DEV
 
-CMO = "PADPIDA2026HARMONIA"
-DEV = "PADPIDA2026CADENZA"
 LICENCE = "HARM-LIC-2026-0042"
 TRAIN = "UseForTrainingGenerativeAI"
 TRAIN_OTHER = "UseForTrainingNonGenerativeAI"

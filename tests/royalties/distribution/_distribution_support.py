@@ -13,7 +13,9 @@ from datetime import date
 
 from sqlalchemy.engine import Engine
 
+from airex.db import DatabaseConfig, create_engine
 from airex.ledger import AccountKey, AccountKind, Journal, Money, NewEntry, PostingLine
+from airex.ledger import upgrade as ledger_upgrade
 from airex.royalties import PayableInvoice
 from airex.royalties._types import (
     USE_TYPES,
@@ -23,9 +25,9 @@ from airex.royalties._types import (
     PricedReport,
     ReportWorks,
 )
+from airex.royalties.schema import upgrade as royalties_upgrade
+from parties import CMO, DEV
 
-CMO = "PADPIDA2026HARMONIA"
-DEV = "PADPIDA2026CADENZA"
 LICENCE = "HARM-LIC-2026-0042"
 
 
@@ -164,3 +166,11 @@ def post_invoice(engine: Engine, priced: PricedInvoice) -> None:
             ],
         )
     )
+
+
+def migrated_engine(url: str) -> Engine:
+    """An engine on ``url`` with the ledger and royalties schemas at head."""
+    engine = create_engine(DatabaseConfig(url=url))
+    ledger_upgrade(engine)
+    royalties_upgrade(engine)
+    return engine

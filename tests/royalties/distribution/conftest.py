@@ -13,19 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _distribution_support import migrated_engine
 from sqlalchemy.engine import Engine
-
-from airex.db import DatabaseConfig, create_engine
-from airex.ledger import upgrade as ledger_upgrade
-from airex.royalties.schema import upgrade as royalties_upgrade
-
-
-def migrated_engine(url: str) -> Engine:
-    """An engine on ``url`` with the ledger and royalties schemas at head."""
-    engine = create_engine(DatabaseConfig(url=url))
-    ledger_upgrade(engine)
-    royalties_upgrade(engine)
-    return engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -22,13 +22,12 @@ from airex.messages.licence import Licence, LicenceMessage
 from airex.messages.payment import Payment, PaymentNotificationMessage, SettledDocument
 from airex.messages.terms import LicenceTerms, Repertoire, ReportingObligation, Tariff, Term
 from airex.registry import DeclaredWork, Registry, Share
+from parties import CMO, DEV
+from parties import PUB01 as P1
+from parties import PUB02 as P2
 
-CMO = "PADPIDA2026HARMONIA"
-DEV = "PADPIDA2026CADENZA"
 LICENCE = "HARM-LIC-2026-0042"
 TRAIN = "UseForTrainingGenerativeAI"
-P1 = "PADPIDA2026PUB01"
-P2 = "PADPIDA2026PUB02"
 W1, W2, W3 = "GBAAA2600001", "GBAAA2600002", "GBAAA2600003"
 
 

@@ -18,10 +18,9 @@ from airex.royalties import (
 )
 from airex.royalties._split import largest_remainder
 from airex.royalties._types import Basis
-
-P1 = "PADPIDA2026PUB01"
-P2 = "PADPIDA2026PUB02"
-P3 = "PADPIDA2026PUB03"
+from parties import PUB01 as P1
+from parties import PUB02 as P2
+from parties import PUB03 as P3
 
 
 def by_party(result: Distribution) -> dict[str, tuple[int, int, int]]:

@@ -37,9 +37,9 @@ from airex.royalties.distribution import (
     PeriodSpec,
     UnknownSettledDocumentError,
 )
+from parties import PUB01 as P1
+from parties import PUB02 as P2
 
-P1 = "PADPIDA2026PUB01"
-P2 = "PADPIDA2026PUB02"
 SHARES = {1: ((P1, 5000), (P2, 5000)), 2: ((P1, 10000),)}
 
 

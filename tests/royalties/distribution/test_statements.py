@@ -9,8 +9,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from _distribution_support import CMO, DEV, FakeInvoices, FakeShares, invoice, line, post_invoice
-from conftest import migrated_engine
+from _distribution_support import (
+    CMO,
+    DEV,
+    FakeInvoices,
+    FakeShares,
+    invoice,
+    line,
+    migrated_engine,
+    post_invoice,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
@@ -31,9 +39,9 @@ from airex.royalties._distribution_xml import (
 from airex.royalties._types import USE_TYPES, Basis, PricedInvoice
 from airex.royalties.distribution import DistributionSettings, Distributor, PeriodSpec
 from airex.royalties.statements import build_statements, statement_id, write_statements
+from parties import PUB01 as P1
+from parties import PUB02 as P2
 
-P1 = "PADPIDA2026PUB01"
-P2 = "PADPIDA2026PUB02"
 CREATED = datetime(2026, 7, 1, 9, 30, tzinfo=UTC)
 
 # --- the writer ---------------------------------------------------------------------------
