@@ -190,3 +190,23 @@ def test_flat_report_inside_a_batch_is_priced(embedded: Env, fresh: Env, tmp_pat
     ]
     assert (str(item.message_status), [e.error_code for e in item.errors]) == expected_ack
     assert _invoice(exchange) == expected_invoice
+
+
+def test_a_hostile_flat_report_costs_bounded_errors(embedded: Env, tmp_path: Path) -> None:
+    """A flat report whose every record is bad is refused after at most 1000 errors (the
+    reading stops there: memory and time stay bounded)."""
+    exchange = embedded.exchange()
+    scenario = Scenario(1500, seed=5, cast=cast())
+    (path,) = _flat(scenario, "LIC-1", tmp_path / "bad.tsv")
+    lines = [
+        "\t".join([*line.split("\t")[:3], "x", *line.split("\t")[4:]])
+        if line.startswith("UR01")
+        else line
+        for line in path.read_text().split("\n")
+    ]
+    received_id = send(exchange, "\n".join(lines).encode(), DEV, "bad.tsv")
+    record = exchange.received_message(received_id)
+    assert record.status is not None
+    assert str(record.status) != ACCEPTED
+    assert 0 < len(record.errors) <= 1000
+    assert {e.file for e in record.errors} == {"bad.tsv"}

@@ -168,10 +168,20 @@ def inspect_flat(paths: list[Path]) -> Inspection:
     read its header; errors cite each file by the name it was handed in under."""
     from airex.formats.usage import FlatUsageReader
 
-    reader = FlatUsageReader([str(p) for p in paths], strict=False)
+    class Capped(FlatUsageReader):
+        """Stops at :data:`_MAX_ERRORS` errors: a hostile report costs bounded memory and time."""
+
+        def _fail(self, error: MessageError) -> None:
+            self.errors.append(error)
+            if len(self.errors) >= _MAX_ERRORS:
+                raise _TooManyErrors
+
+    reader = Capped([str(p) for p in paths], strict=False)
     try:
         for _ in reader:
             pass
+    except _TooManyErrors:
+        pass
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         reader.errors.append(
             MessageError(
@@ -201,6 +211,10 @@ def inspect_flat(paths: list[Path]) -> Inspection:
             recipients=tuple((r.party_id, head.line) for r in message.message_recipients),
         )
     return Inspection(errors, header, None, path=None if errors else paths[0].parent)
+
+
+class _TooManyErrors(Exception):
+    """Raised inside the reader to stop it once enough errors were found."""
 
 
 def _named(error: MessageError) -> MessageError:
