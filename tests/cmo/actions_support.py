@@ -127,7 +127,7 @@ class TwiceActions:
 
 def run_pending(exchange: Exchange) -> None:
     """Process every pending message in id order, performing what each owes, until none is
-    left (the CMO's answers are received messages too)."""
+    left."""
     while True:
         with exchange.engine.connect() as connection:
             ids = list(
@@ -166,7 +166,7 @@ def sent_by_cmo(exchange: Exchange, message_type: str) -> list[bytes]:
     with exchange.engine.connect() as connection:
         rows = connection.execute(
             sa.text(
-                "SELECT sha256 FROM exchange_received WHERE source = 'cmo' AND message_type = :t "
+                "SELECT sha256 FROM exchange_sent WHERE message_type = :t "
                 "AND status = 'MessageAccepted' ORDER BY id"
             ),
             {"t": message_type},

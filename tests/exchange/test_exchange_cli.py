@@ -23,7 +23,7 @@ def test_db_upgrade_includes_the_exchange(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     result = runner.invoke(app, ["db", "upgrade", "--database", url])
     assert result.exit_code == 0, result.stderr
-    assert "upgraded exchange schema from nothing to 0001" in result.stdout
+    assert "upgraded exchange schema from nothing to 0002" in result.stdout
 
 
 def test_party_add_and_list(embedded: Env, tmp_path: Path) -> None:

@@ -287,7 +287,7 @@ class CmoBusinessActions:
             return _refused(granted.error)
         assert granted.licence is not None
         name = f"LicenceMessage_{granted.licence.licence.licence_id}.xml"
-        return ActionResult(outgoing=[OutgoingMessage(granted.raw, name)])
+        return ActionResult(outgoing=[OutgoingMessage.checked(granted.raw, name)])
 
     def invoice(
         self, message: Accepted, raw: bytes | None, received: ReceivedMessage, engine: Engine
@@ -301,7 +301,7 @@ class CmoBusinessActions:
         )
         if done.error is not None:
             return _refused(done.error)
-        return ActionResult(errors=done.warnings, outgoing=done.outgoing)
+        return ActionResult(errors=done.warnings, outgoing=_checked(done.outgoing))
 
     def settle(
         self, message: Accepted, raw: bytes | None, received: ReceivedMessage, engine: Engine
@@ -328,7 +328,16 @@ class CmoBusinessActions:
         )
         if done.error is not None:
             return _refused(done.error)
-        return ActionResult(outgoing=done.outgoing)
+        return ActionResult(outgoing=_checked(done.outgoing))
+
+
+def _checked(outgoing: list[OutgoingMessage]) -> list[OutgoingMessage]:
+    """The answers validated here, where they were built, once: the exchange routes them
+    without validating them again."""
+    return [
+        out if out.inspection is not None else OutgoingMessage.checked(out.data, out.file_name)
+        for out in outgoing
+    ]
 
 
 def _refused(error: MessageError) -> ActionResult:

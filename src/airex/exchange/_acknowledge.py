@@ -50,8 +50,8 @@ class _Acknowledging(_Routing):
         return result.status or MessageStatus.MESSAGE_ACCEPTED, list(result.errors)
 
     def _wants_ack(self, row: ReceivedMessage, verdict: Verdict | None) -> bool:
-        if row.batch_row_id is not None or row.source == "cmo":
-            return False  # a batch is answered whole; the CMO's own answers are not acked
+        if row.batch_row_id is not None:
+            return False  # a batch is answered whole
         return not (verdict is not None and verdict.header.message_type == "AcknowledgementMessage")
 
     def _plan(

@@ -1,4 +1,8 @@
-"""Processing: a task's messages judged and acted on one by one, committed together."""
+"""Processing: a task's messages judged and acted on one by one, committed together.
+
+One task per received message: the CMO's answers to a message (the messages its actions
+send) are judged and stored before the commit, and recorded and routed in the commit that
+records the message's acknowledgement; they are never received again."""
 
 from __future__ import annotations
 
@@ -21,8 +25,15 @@ from airex.exchange._rows import (
     _lock_pending,
     _reading,
 )
-from airex.exchange._work import _TRANSIENT, _TRANSIENT_OR_CONFIG, ProcessOutcome, _Work
+from airex.exchange._work import (
+    _TRANSIENT,
+    _TRANSIENT_OR_CONFIG,
+    ProcessOutcome,
+    _Answer,
+    _Work,
+)
 from airex.exchange.errors import TransientError
+from airex.exchange.hooks import ActionResult
 from airex.exchange.models import (
     ReceivedMessage,
     ReceivedState,
@@ -32,6 +43,7 @@ from airex.exchange.models import (
     received,
     utc_now,
 )
+from airex.exchange.verdict import inspect, judge
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -103,13 +115,34 @@ class _Processing(_DeadLetters):
             raw, inspection = self._read(row)
             verdict = self._verdict(raw, row, inspection)
             result, duplicate_of = self._act(verdict, row, raw)
+            answers = self._judge_answers(result)
             plan = self._plan(row, verdict, result, duplicate_of)
         except _TRANSIENT_OR_CONFIG as exc:  # a misconfiguration is no poison message
             raise TransientError(f"received message #{row.id}: {exc}") from exc
         except Exception as exc:  # a poison message: dead letters, not a crash
             log.exception("received message #%s cannot be processed", row.id)
             return self.give_up(row.id, f"{type(exc).__name__}: {exc}")
-        return _Work(row, verdict, result, duplicate_of, plan)
+        return _Work(row, verdict, result, duplicate_of, plan, answers)
+
+    def _judge_answers(self, result: ActionResult | None) -> list[_Answer]:
+        """The CMO's answers, judged as messages the CMO hands in (each validated once: where
+        it was built, else here) and stored, before the commit that routes them."""
+        if result is None or not result.outgoing:
+            return []
+        cmo = self.settings.cmo_party_id
+        answers: list[_Answer] = []
+        digests = self.store.put_many([out.data for out in result.outgoing])
+        for position, (out, digest) in enumerate(zip(result.outgoing, digests, strict=True)):
+            inspection = out.inspection if out.inspection is not None else inspect(out.data)
+            verdict = judge(
+                inspection,
+                self._lookup_parties(inspection.party_ids),
+                arrival_party=cmo,
+                arrived_how="as the CMO's answer",
+            )
+            verdict.tree = None  # routed as stored bytes: no model is ever built
+            answers.append(_Answer(position, out.file_name, len(out.data), digest, verdict))
+        return answers
 
     def _commit_all(self, work: list[_Work]) -> list[ProcessOutcome]:
         """Commit every prepared message in one transaction (rows locked in id order, batches
@@ -162,7 +195,7 @@ class _Processing(_DeadLetters):
                 )
                 item_owed.extend(self._route(row, verdict))
                 if item.result is not None:
-                    item_owed.extend(self._outgoing(connection, row, item.result, now))
+                    item_owed.extend(self._answers(connection, row, item.answers, now))
             if item.plan is not None:
                 ack_rows.append(_ack_values(item.plan, now, received_id=row.id))
                 item_owed.extend(
@@ -215,6 +248,7 @@ class _Processing(_DeadLetters):
             if item.row.id not in claimed:
                 item.duplicate_of = _first_reception(connection, item.verdict)
                 item.result = None
+                item.answers = []
                 if item.plan is not None:
                     status, errors = self._final(item.verdict, None, item.duplicate_of)
                     item.plan = self._ack_plan(item.row, item.verdict, status, errors)

@@ -1,22 +1,27 @@
-"""Routing: what delivering a message, or the CMO's answers, to their recipients owes."""
+"""Routing: what delivering a message, or the CMO's answers to it, to their recipients owes."""
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from airex.errors import MessageStatus
 from airex.exchange import outbox as ob
 from airex.exchange._base import _Base
-from airex.exchange._rows import _insert_received
-from airex.exchange._work import Incoming
-from airex.exchange.hooks import ActionResult
-from airex.exchange.models import OutboxKind, PartyRecord, ReceivedMessage
+from airex.exchange._rows import _duplicate_error, _first_reception, _insert_ignore
+from airex.exchange._work import _Answer
+from airex.exchange.models import OutboxKind, PartyRecord, ReceivedMessage, errors_to_json, sent
 from airex.exchange.verdict import Verdict
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+log = logging.getLogger("airex.exchange.pipeline")
 
 
 class _Routing(_Base):
@@ -61,6 +66,11 @@ class _Routing(_Base):
 
     def _route(self, row: ReceivedMessage, verdict: Verdict) -> list[ob.Owed]:
         """What delivering an accepted message to each of its recipients owes."""
+        return self._route_bytes(verdict, row.id, row.sha256)
+
+    def _route_bytes(self, verdict: Verdict, received_id: int, sha256: str) -> list[ob.Owed]:
+        """What delivering the stored bytes ``sha256`` of an accepted message (received, or
+        the CMO's answer to ``received_id``) to each of its recipients owes."""
         header = verdict.header
         headers = {
             "airex-kind": "message",
@@ -74,25 +84,76 @@ class _Routing(_Base):
                 self._deliveries(
                     verdict.parties[party_id],
                     file_name=f"{header.sender}_{header.message_id}.xml",
-                    received_id=row.id,
+                    received_id=received_id,
                     headers=headers,
-                    sha256=row.sha256,
+                    sha256=sha256,
                 )
             )
         return owed
 
-    def _outgoing(
-        self, connection: Connection, row: ReceivedMessage, result: ActionResult, now: datetime
+    def _answers(
+        self, connection: Connection, row: ReceivedMessage, answers: list[_Answer], now: datetime
     ) -> list[ob.Owed]:
+        """Record the CMO's answers to ``row`` (stored once, judged once before the commit)
+        and owe their deliveries, in the transaction that processes ``row``. An answer takes
+        its (sender, MessageId) as any message does: one that repeats an earlier message's is
+        recorded as a duplicate and not sent again; one the checks refused is recorded and
+        not sent."""
         owed: list[ob.Owed] = []
-        for out in result.outgoing:
-            sha = self.store.put(out.data)
-            received_id = _insert_received(
-                connection,
-                Incoming(out.data, out.file_name, self.settings.cmo_party_id, "cmo"),
-                sha,
-                self.settings.now(),
-                parent=row.id,
+        for answer in answers:
+            verdict = answer.verdict
+            header = verdict.header
+            status, errors = verdict.status, list(verdict.errors)
+            values: dict[str, Any] = {
+                "received_id": row.id,
+                "position": answer.position,
+                "sender": header.sender,
+                "message_id": None,
+                "message_type": header.message_type,
+                "sha256": answer.sha256,
+                "size": answer.size,
+                "file_name": answer.file_name,
+                "recipients": json.dumps(verdict.recipients),
+                "status": status.value,
+                "errors": errors_to_json(errors),
+                "created_at": now,
+            }
+            if verdict.accepted:
+                earlier = _earlier_copy(connection, verdict)
+                if earlier is None:
+                    taken = connection.execute(
+                        _insert_ignore(connection, sent)
+                        .values(**{**values, "message_id": header.message_id})
+                        .returning(sent.c.id)
+                    ).first()
+                    if taken is not None:
+                        owed.extend(self._route_bytes(verdict, row.id, answer.sha256))
+                        continue
+                    earlier = _earlier_copy(connection, verdict)
+                status = MessageStatus.DUPLICATE_MESSAGE
+                errors = [_duplicate_error(verdict, earlier or row.id)]
+                values.update(status=status.value, errors=errors_to_json(errors))
+            log.warning(
+                "the CMO's answer %s to #%s is not sent: %s %s",
+                header.message_id or answer.file_name,
+                row.id,
+                status.value,
+                "; ".join(e.message for e in errors),
             )
-            owed.append(ob.Owed(OutboxKind.PROCESS, received_id=received_id))
+            connection.execute(sent.insert().values(**values))
         return owed
+
+
+def _earlier_copy(connection: Connection, verdict: Verdict) -> int | None:
+    """The received id of the message that took ``verdict``'s (sender, MessageId) before:
+    a received message, or the message a CMO's answer with that id answered."""
+    first = _first_reception(connection, verdict)
+    if first is not None:
+        return first
+    header = verdict.header
+    found: int | None = connection.execute(
+        sa.select(sent.c.received_id).where(
+            sent.c.sender == header.sender, sent.c.message_id == header.message_id
+        )
+    ).scalar_one_or_none()
+    return found

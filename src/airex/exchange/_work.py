@@ -33,7 +33,7 @@ class Incoming:
     """One file handed to the exchange: its bytes and where they came from.
 
     ``arrival_party`` is the party that handed it in (its drop folder, ``airex send --as``),
-    ``None`` when unknown; ``source`` is ``drop``, ``send``, ``batch`` or ``cmo``;
+    ``None`` when unknown; ``source`` is ``drop``, ``send`` or ``batch``;
     ``intake_token`` identifies one taking of a dropped file (so that a watcher that crashed
     after the commit does not take it twice).
     """
@@ -122,6 +122,19 @@ class _Work:
     result: ActionResult | None
     duplicate_of: int | None
     plan: _AckPlan | None
+    answers: list[_Answer] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A message the CMO's actions sent in answer, judged (validated once) and stored,
+    waiting to be recorded and routed in the commit of the message it answers."""
+
+    position: int
+    file_name: str | None
+    size: int
+    sha256: str
+    verdict: Verdict
 
 
 @dataclass

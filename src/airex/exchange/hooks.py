@@ -45,9 +45,14 @@ Rules the actions must keep (the pipeline relies on them):
   :class:`~airex.db.DatabaseBusyError`, a lost database connection), otherwise the message
   goes at once to the dead letters with the exception as its reason and the sender is
   acknowledged ``InternalError``.
-* Outgoing messages are routed like any message the CMO drops in its folder: validated,
-  their recipients looked up and entitled, delivered to each recipient's folder and/or
-  queue. They are never acted on again, and not acknowledged back to the CMO.
+* Outgoing messages are checked like any message the CMO drops in its folder (valid, their
+  recipients in the directory and entitled, not a duplicate of an earlier (sender,
+  MessageId)), validated once (where they were built: :meth:`OutgoingMessage.checked`, else
+  by the exchange), stored once (``exchange_sent``) and routed to each recipient's folder
+  and/or queue in the same transaction that records the acknowledgement of the message
+  they answer: no second received message, no second task. They are never acted on, and
+  not acknowledged back to the CMO; one that fails a check is recorded with its status
+  (``exchange_sent``) and not sent.
 
 Test messages (``MessageControlType`` ``TestMessage``) are routed and acknowledged but not
 acted on.
@@ -71,7 +76,7 @@ from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from airex.errors import MessageError, MessageStatus
 from airex.exchange.errors import ExchangeConfigError, ExchangeError
-from airex.exchange.verdict import Header, Verdict
+from airex.exchange.verdict import Header, Inspection, Verdict, inspect
 from airex.messages import AirexMessage, serialise
 
 if TYPE_CHECKING:
@@ -100,16 +105,25 @@ class OutgoingMessage:
     """A message the CMO sends in answer: its bytes (routed by their MessageRecipients).
 
     ``file_name`` is a hint for logs and the store; deliveries are named by sender and
-    MessageId.
+    MessageId. ``inspection`` is its validation (errors and header), done once where it was
+    built (:meth:`checked`, :meth:`of`); an answer built without one is validated once by the
+    exchange, in the task that processes the message it answers.
     """
 
     data: bytes
     file_name: str | None = None
+    inspection: Inspection | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def checked(cls, data: bytes, file_name: str | None = None) -> OutgoingMessage:
+        """``data`` validated here, once (XSD and rules, its header read): the exchange routes
+        it without validating it again."""
+        return cls(data, file_name, inspect(data))
 
     @classmethod
     def of(cls, message: AirexMessage) -> OutgoingMessage:
-        """The outgoing form of a model (serialised)."""
-        return cls(serialise(message), f"{message.message_type}_{message.message_id}.xml")
+        """The outgoing form of a model (serialised and validated)."""
+        return cls.checked(serialise(message), f"{message.message_type}_{message.message_id}.xml")
 
 
 class Accepted:
