@@ -35,6 +35,7 @@ from airex.demo._preflight import (
     remove_broker_entities,
     run_prefix,
 )
+from airex.demo._report import SPLIT_RECORDS, ReportForm, write_report
 from airex.demo._scenario import TIMELINE, Scenario
 
 __all__ = ["DemoError", "DemoInterrupted", "DemoResult", "run_demo"]
@@ -93,6 +94,8 @@ def run_demo(
     broker_url: str | None = None,
     queue_prefix: str | None = None,
     announce: Callable[[], None] | None = None,
+    report_form: ReportForm = "xml",
+    split_records: int = SPLIT_RECORDS,
 ) -> DemoResult:
     """Play a complete cycle in ``folder`` (created; must be empty or absent).
 
@@ -103,7 +106,9 @@ def run_demo(
     reached, and for a ``folder`` that is a file, not empty, or cannot be made). ``announce``
     is called once every check has passed and the folder is made. Every run has its own
     queue names (``queue_prefix``, default a fresh one) and removes them from the broker at
-    the end. Ctrl-C raises :class:`DemoInterrupted` once the processes are stopped."""
+    the end. Ctrl-C raises :class:`DemoInterrupted` once the processes are stopped.
+    ``report_form`` is the form of the developer's usage report: ``xml`` (one file) or
+    ``flat`` (``.tsv.gz``, split into parts of ``split_records`` records when larger)."""
     from airex.exchange.settings import ExchangeSettings
 
     out = Console(stream or sys.stderr)
@@ -134,7 +139,7 @@ def run_demo(
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, interrupt) if main else None
     try:
-        _play(scenario, result, settings, env, workers, out)
+        _play(scenario, result, settings, env, workers, out, (report_form, split_records))
     except KeyboardInterrupt:
         raise DemoInterrupted(result) from None
     finally:
@@ -151,6 +156,7 @@ def _play(
     env: dict[str, str],
     workers: int,
     out: Console,
+    report: tuple[ReportForm, int] = ("xml", SPLIT_RECORDS),
 ) -> None:
     import airex
     from airex.db import DatabaseConfig, create_engine, upgrade_all
@@ -197,7 +203,17 @@ def _play(
             at("offer")
             licence_id = _licence(scenario, result, cmo, developer, fleet, out, done, at)
             at("usage report")
-            invoice = _usage(scenario, result, developer, cmo, licence_id, engine, fleet, out)
+            invoice = _usage(
+                scenario,
+                result,
+                developer,
+                cmo,
+                licence_id,
+                engine,
+                fleet,
+                out,
+                *report,
+            )
             total = invoice.invoice.total_amount
             done(
                 "usage report",
@@ -367,24 +383,25 @@ def _usage(
     engine: Any,
     fleet: Fleet,
     out: Console,
+    form: ReportForm = "xml",
+    split: int = SPLIT_RECORDS,
 ) -> Any:
     import airex
-    from airex.formats.usage import XmlUsageWriter
     from airex.messages.invoice import InvoiceMessage
     from airex.royalties import held_records
 
     with out.step("usage report") as note:
         header = scenario.usage_header(licence_id)
         message_id = header.message_header.message_id
-        report_name = f"{message_id}.xml"
-        staged = developer.staging / report_name
-        note(f"writing {scenario.records:,} records")
-        with XmlUsageWriter(str(staged), header, number_of_records=scenario.records) as writer:
-            writer.write_all(scenario.usage_rows(licence_id))
-        os.replace(staged, developer.drop / report_name)
-        result.files.append(
-            ("the developer's usage report", cmo.inbox / _named(staged, scenario.cast))
-        )
+        note(f"writing {scenario.records:,} records ({form})")
+        staged = write_report(scenario, licence_id, developer.staging, form, split_records=split)
+        for number, path in enumerate(staged, start=1):  # parts one by one, as they are made
+            os.replace(path, developer.drop / path.name)
+            name = _named(path, scenario.cast)
+            if form == "flat":
+                part = f"_{number}of{len(staged)}" if len(staged) > 1 else ""
+                name = f"{scenario.cast.developer.party_id}_{message_id}{part}.tsv.gz"
+            result.files.append(("the developer's usage report", cmo.inbox / name))
         ack, acks, invoice_file = _answered(
             developer, message_id, "the usage report", "InvoiceMessage", fleet, note
         )

@@ -81,6 +81,8 @@ class ReceivedState(StrEnum):
     PENDING = "pending"
     DONE = "done"
     DEAD = "dead"
+    WAITING = "waiting"
+    """A part of a split flat-file report, waiting for the others (processed as their set)."""
 
 
 class OutboxKind(StrEnum):
