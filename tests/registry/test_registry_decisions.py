@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 from airex.registry import Decision, LicenceScope, Reason, Regime, RegistrySettings
 
 if TYPE_CHECKING:
-    from conftest import Db
-
     from airex.registry import Registry
+    from conftest import Db
 
 IN = ("ISRC", "GBAAA2600001")  # OptIn training
 OUT_LATE = ("ISRC", "GBAAA2600002")  # OptOut mining from 15 February 2026

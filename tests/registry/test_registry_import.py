@@ -30,9 +30,8 @@ from airex.registry import (
 from airex.registry.schema import APPEND_ONLY_TABLES
 
 if TYPE_CHECKING:
-    from conftest import Db
-
     from airex.registry import Registry
+    from conftest import Db
 
 ISRC_1 = ("ISRC", "GBLFR2500101")
 ISRC_2 = ("ISRC", "GBLFR2500214")

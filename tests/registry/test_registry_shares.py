@@ -17,9 +17,8 @@ from airex.registry._read import choose_group
 from airex.registry._territory import Area
 
 if TYPE_CHECKING:
-    from conftest import Db
-
     from airex.registry import Registry
+    from conftest import Db
 
 ON = date(2026, 3, 31)
 AOKAFOR, QUILLMARK, HARBORLANE = (
