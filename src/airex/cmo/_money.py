@@ -26,7 +26,7 @@ from airex.exchange.hooks import OutgoingMessage
 from airex.formats.usage import UsageRow, open_report
 from airex.ledger import AccountKey, AccountKind, NewEntry, credit, debit
 from airex.ledger.money import currency_exponent
-from airex.messages import check, serialise
+from airex.messages import serialise
 from airex.messages.codes import DocumentType
 from airex.messages.common import Amount, MessageHeader, Party
 from airex.messages.payment import Payment, PaymentNotificationMessage, SettledDocument
@@ -158,8 +158,9 @@ class Payout:
     currency: str
     net_minor: int
     statement: bytes
-    payout: bytes | None
-    """The PaymentNotificationMessage CMO → rightsholder (``None`` when the net is zero)."""
+    payout: OutgoingMessage | None
+    """The PaymentNotificationMessage CMO → rightsholder, validated once where it was built
+    (``None`` when the net is zero)."""
     entry: NewEntry | None
 
 
@@ -187,11 +188,7 @@ class Settlement:
                 )
             )
             if payout.payout is not None:
-                out.append(
-                    OutgoingMessage(
-                        payout.payout, f"PaymentNotificationMessage_PO_{payout.statement_id}.xml"
-                    )
-                )
+                out.append(payout.payout)
         return out
 
 
@@ -344,7 +341,7 @@ def settle_payment(
         own_id = payment_statement_id(period, head.currency, head.payee, payer, payment.payment_id)
         statement = Statement(replace(head, statement_id=own_id), found.lines)
         net = statement.net_minor
-        payout: bytes | None = None
+        payout: OutgoingMessage | None = None
         entry: NewEntry | None = None
         if net > 0:
             notification = payout_message(
@@ -357,8 +354,11 @@ def settle_payment(
                 created=created,
                 thread_id=header.message_thread_id,
             )
-            payout = serialise(notification)
-            problems = check(payout).errors
+            payout = OutgoingMessage.checked(
+                serialise(notification), f"PaymentNotificationMessage_PO_{own_id}.xml"
+            )
+            assert payout.inspection is not None  # checked() always inspects
+            problems = payout.inspection.errors
             if problems:  # our own message: a fault, never sent half-right
                 raise ValueError(
                     f"payout of statement {own_id} does not validate: "
