@@ -164,11 +164,10 @@ def file_problem(path: str) -> str | None:
     return None
 
 
-def require_files(paths: list[str], *, param: str = "FILE") -> None:
+def require_files(paths: list[str]) -> None:
     """Exit with status 2 (a usage error) unless every path is a regular file: prints
     ``airex: path: no such file``, ``airex: path: cannot read the file: it is a folder`` or
-    ``... it is not a regular file``. (``param`` is kept for callers; the path says enough.)"""
-    del param
+    ``... it is not a regular file``."""
     for path in paths:
         problem = file_problem(path)
         if problem is not None:

@@ -102,7 +102,7 @@ def _scope_from_file(path: str, licence_id: str | None) -> LicenceScope:
     from airex.messages import LicenceMessage
     from airex.registry import LicenceScope
 
-    require_files([path], param="--licence-file")
+    require_files([path])
     name = display_name(path)
     try:
         with open(path, "rb") as handle:
@@ -198,7 +198,7 @@ def check(
     from airex.errors import MessageInvalidError
     from airex.formats.usage import open_report
 
-    require_files(files, param="USAGE_FILE")
+    require_files(files)
     if out is not None:
         require_output_file(out)
     try:

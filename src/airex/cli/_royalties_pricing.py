@@ -216,7 +216,7 @@ def invoice(
         RoyaltySettings,
     )
 
-    require_files(report, param="REPORT")
+    require_files(report)
     require_output_folder(out)
     try:
         reader = open_report(report)

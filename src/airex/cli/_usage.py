@@ -200,7 +200,7 @@ def convert_command(
     OUT. Fields the flat-file form cannot carry (models, reported revenue, correction of,
     party names) are listed on stderr when converting XML to flat file.
     """
-    require_files([source], param="IN")
+    require_files([source])
     require_output_file(target)
     try:
         form_of(target, sniff=False)
