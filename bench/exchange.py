@@ -3,6 +3,7 @@
     python bench/exchange.py                       # embedded default, then RabbitMQ + PostgreSQL
     python bench/exchange.py --messages 1000       # quicker
     python bench/exchange.py --only embedded       # or --only rabbitmq
+    python bench/exchange.py --report 1000000 [--form flat]   # one big usage report
 
 For each stack (the embedded default: SQLite + the server-less broker; RabbitMQ +
 PostgreSQL), in the same run, on the same broker, with the same worker concurrency:
@@ -403,6 +404,16 @@ def main() -> None:
         metavar="RECORDS",
         help="only measure the verdict on a generated XML usage report of RECORDS records",
     )
+    parser.add_argument(
+        "--report",
+        type=int,
+        metavar="RECORDS",
+        help="only measure one usage report of RECORDS records through the whole exchange "
+        "against `airex royalties invoice` (bench/exchange_report.py)",
+    )
+    parser.add_argument(
+        "--form", choices=["xml", "flat"], default="xml", help="the --report's form"
+    )
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument(
@@ -423,6 +434,11 @@ def main() -> None:
         root = Path(tmp)
         if args.parse_once:
             bench_parse_once(args.parse_once, root)
+            return
+        if args.report:
+            from exchange_report import bench_report
+
+            bench_report(args.report, args.form, args.concurrency, root)
             return
         if args.only in (None, "embedded"):
             work = root / "embedded-work"

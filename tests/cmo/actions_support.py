@@ -21,7 +21,7 @@ from airex.cmo import CmoBusinessActions
 from airex.demo import TIMELINE, Cast, Scenario
 from airex.exchange import ActionResult, Exchange, ReceivedMessage
 from airex.exchange.settings import write_clock
-from airex.formats.usage import XmlUsageWriter
+from airex.formats.usage import FlatUsageWriter, XmlUsageWriter
 from airex.messages import AirexMessage, parse, serialise
 from airex.messages.codes import PartyRole
 from airex.messages.common import Party
@@ -186,3 +186,35 @@ def usage_report(scenario: Scenario, licence_id: str, folder: Path) -> bytes:
 def parsed(data: bytes) -> Any:
     """``data`` parsed (a valid message of any family)."""
     return parse(data)
+
+
+def licensed(env: Env, records: int) -> tuple[Exchange, Scenario, str]:
+    """An exchange on ``env`` with the CMO's actions, a scenario of ``records`` usage records
+    whose works are declared, and the developer licensed (the clock at the usage report)."""
+    on_scenario_clock(env, "declarations")
+    exchange = env.exchange(actions=real_actions(env))
+    scenario = Scenario(records, seed=5, cast=cast())
+    for rightsholder in scenario.cast.rightsholders:
+        for declaration in scenario.declarations(rightsholder):
+            send(exchange, declaration, rightsholder.party_id)
+    on_scenario_clock(env, "offer")
+    send(exchange, scenario.offer(), CMO)
+    on_scenario_clock(env, "request")
+    request_id = send(exchange, scenario.request(), DEV)
+    assert acknowledged(exchange, request_id) == ("MessageAccepted", [])
+    (licence,) = sent_by_cmo(exchange, "LicenceMessage")
+    on_scenario_clock(env, "usage report")
+    return exchange, scenario, parsed(licence).licence.licence_id
+
+
+def flat_report(
+    scenario: Scenario, licence_id: str, path: Path, split: int | None = None
+) -> list[Path]:
+    """The scenario's usage report under ``licence_id`` as a flat file at ``path`` (split in
+    parts of ``split`` records when given); its files, in FileNumber order."""
+    header = scenario.usage_header(licence_id)
+    with FlatUsageWriter(
+        str(path), header, number_of_records=scenario.records, split_records=split
+    ) as writer:
+        writer.write_all(scenario.usage_rows(licence_id))
+    return [Path(p) for p in writer.paths]

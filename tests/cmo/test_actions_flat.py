@@ -13,9 +13,9 @@ import pytest
 from actions_support import (
     acknowledged,
     cast,
-    on_scenario_clock,
+    flat_report,
+    licensed,
     parsed,
-    real_actions,
     run_pending,
     send,
     sent_by_cmo,
@@ -26,7 +26,6 @@ from exchange_support import CMO, DEV, Env
 from airex.batch import pack
 from airex.demo import Scenario
 from airex.exchange import Exchange
-from airex.formats.usage import FlatUsageWriter
 from airex.messages import InvoiceMessage
 
 ACCEPTED = "MessageAccepted"
@@ -44,34 +43,19 @@ def fresh(tmp_path: Path) -> Iterator[Env]:
 
 
 def _licensed(env: Env) -> tuple[Exchange, Scenario, str]:
-    """An exchange with the CMO's actions, the works declared and the developer licensed."""
-    on_scenario_clock(env, "declarations")
-    exchange = env.exchange(actions=real_actions(env))
-    scenario = Scenario(RECORDS, seed=5, cast=cast())
-    for rightsholder in scenario.cast.rightsholders:
-        for declaration in scenario.declarations(rightsholder):
-            send(exchange, declaration, rightsholder.party_id)
-    on_scenario_clock(env, "offer")
-    send(exchange, scenario.offer(), CMO)
-    on_scenario_clock(env, "request")
-    request_id = send(exchange, scenario.request(), DEV)
-    assert acknowledged(exchange, request_id) == (ACCEPTED, [])
-    (licence,) = sent_by_cmo(exchange, "LicenceMessage")
-    on_scenario_clock(env, "usage report")
-    return exchange, scenario, parsed(licence).licence.licence_id
+    return licensed(env, RECORDS)
 
 
 def _flat(scenario: Scenario, licence_id: str, path: Path, split: int | None = None) -> list[Path]:
-    header = scenario.usage_header(licence_id)
-    with FlatUsageWriter(
-        str(path), header, number_of_records=scenario.records, split_records=split
-    ) as writer:
-        writer.write_all(scenario.usage_rows(licence_id))
-    return [Path(p) for p in writer.paths]
+    return flat_report(scenario, licence_id, path, split)
 
 
 def _invoice(exchange: Exchange) -> tuple[str, list[tuple[str, str, str]]]:
     (data,) = sent_by_cmo(exchange, "InvoiceMessage")
+    return _invoice_of(data)
+
+
+def _invoice_of(data: bytes) -> tuple[str, list[tuple[str, str, str]]]:
     invoice = parsed(data)
     assert isinstance(invoice, InvoiceMessage)
     body = invoice.invoice
@@ -190,6 +174,68 @@ def test_flat_report_inside_a_batch_is_priced(embedded: Env, fresh: Env, tmp_pat
     ]
     assert (str(item.message_status), [e.error_code for e in item.errors]) == expected_ack
     assert _invoice(exchange) == expected_invoice
+
+
+def _batch_ack(exchange: Exchange, batch_row_id: int | None) -> list[tuple[str, str, list[str]]]:
+    assert batch_row_id is not None
+    found = exchange.acknowledgement_of(batch_row_id=batch_row_id)
+    assert found is not None
+    return [
+        (
+            str(a.acknowledged_message_id),
+            str(a.message_status),
+            [e.error_code for e in a.errors],
+        )
+        for a in parsed(found[1]).acknowledgements
+    ]
+
+
+def test_split_report_whole_inside_a_batch_is_one_entry(
+    embedded: Env, fresh: Env, tmp_path: Path
+) -> None:
+    """The three parts of a split report packed in one batch (in any order, beside another
+    message) are joined when the batch is taken in: one entry of the batch's ACK, with the
+    XML twin's status and warnings; the same invoice; no part left waiting or refused."""
+    expected_invoice, expected_ack = _xml_twin(fresh, tmp_path)
+    exchange, scenario, licence_id = _licensed(embedded)
+    paths = _flat(scenario, licence_id, tmp_path / "q1.tsv.gz", split=RECORDS // 3 + 1)
+    other = usage_report(Scenario(3, seed=9, cast=cast()), licence_id, tmp_path)
+    batch = pack(
+        [paths[2].read_bytes(), other, paths[0].read_bytes(), paths[1].read_bytes()],
+        tmp_path / "batches",
+        sender=DEV,
+        recipients=[CMO],
+    )
+    assert sorted(p.name for p in batch.path.iterdir() if "of3" in p.name) == [
+        f"{scenario.usage_header(licence_id).message_header.message_id}_{n}of3.tsv.gz"
+        for n in (1, 2, 3)
+    ]
+    intake = exchange.receive_path(batch.path, arrival_party=DEV, publish=False)
+    run_pending(exchange)
+    message_id = scenario.usage_header(licence_id).message_header.message_id
+    entries = _batch_ack(exchange, intake.batch_row_id)
+    assert [(m, s, e) for m, s, e in entries if m == message_id] == [(message_id, *expected_ack)]
+    assert len(entries) == 2
+    assert "waiting" not in exchange.status().states
+    invoices = [_invoice_of(data) for data in sent_by_cmo(exchange, "InvoiceMessage")]
+    assert expected_invoice in invoices  # the other report has its own invoice
+
+
+def test_split_report_not_whole_inside_a_batch_is_refused(embedded: Env, tmp_path: Path) -> None:
+    """A batch holding parts 1 and 2 of 3 answers at once: each part refused with
+    ReportPartMissing in the batch's ACK, nothing priced, nothing left waiting."""
+    exchange, scenario, licence_id = _licensed(embedded)
+    paths = _flat(scenario, licence_id, tmp_path / "q1.tsv", split=RECORDS // 3 + 1)
+    batch = pack(
+        [p.read_bytes() for p in paths[:2]], tmp_path / "batches", sender=DEV, recipients=[CMO]
+    )
+    intake = exchange.receive_path(batch.path, arrival_party=DEV, publish=False)
+    run_pending(exchange)
+    entries = _batch_ack(exchange, intake.batch_row_id)
+    assert len(entries) == 2
+    assert all(status != ACCEPTED and "ReportPartMissing" in codes for _, status, codes in entries)
+    assert "waiting" not in exchange.status().states
+    assert sent_by_cmo(exchange, "InvoiceMessage") == []
 
 
 def test_a_hostile_flat_report_costs_bounded_errors(embedded: Env, tmp_path: Path) -> None:

@@ -121,6 +121,30 @@ def test_an_answer_repeating_an_earlier_message_id_is_not_sent_again(backend: En
     assert rows == [(first, "MessageAccepted", "PAYOUT-1"), (second, "DuplicateMessage", None)]
 
 
+def test_a_message_reusing_an_answers_message_id_is_a_duplicate(backend: Env) -> None:
+    """Answers and received messages share one space of (sender, MessageId): a message the
+    CMO sends later under the MessageId one of its answers took is a duplicate, acknowledged
+    as such and not delivered; the answer it collides with stays as it was."""
+    answer = payment(CMO, RH1, message_id="PAYOUT-1")
+    exchange = backend.exchange(actions=Answering([OutgoingMessage(answer)]))
+    first = exchange.receive_bytes(payment(DEV, CMO), arrival_party=DEV, publish=False)
+    _process_all(exchange, first)
+    (rh1_file,) = backend.inbox(RH1).iterdir()
+    rh1_file.unlink()
+    later = payment(CMO, RH1, message_id="PAYOUT-1", cents=500)
+    assert later != answer
+    again = exchange.receive_bytes(later, arrival_party=CMO, publish=False)
+    outcome = exchange.process(again)
+    exchange.deliver(outcome.outbox_ids)
+    assert outcome.status.value == "DuplicateMessage"
+    assert backend.inbox_files(RH1) == {}
+    assert backend.scalar(f"SELECT count(*) FROM exchange_inbox WHERE received_id = {again}") == 0
+    errors = backend.scalar(f"SELECT errors FROM exchange_received WHERE id = {again}")
+    assert f"(received as #{first})" in errors
+    assert backend.scalar("SELECT count(*) FROM exchange_message WHERE sender = 'X'") == 0
+    assert _column(backend, "SELECT status FROM exchange_sent") == ["MessageAccepted"]
+
+
 def test_crash_between_the_actions_and_the_commit_redoes_cleanly(
     backend: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,5 +1,6 @@
 """Parse once: a usage report is validated as a stream from the stored file and never
-materialised; its verdict is the one the whole-document check gives."""
+materialised; its verdict is the one the whole-document check gives; its header can be read
+alone (a deferred inspection, for the pass that prices it)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import pytest
 from airex.exchange.hooks import Accepted
 from airex.exchange.models import PartyRecord
 from airex.exchange.store import MessageStore
-from airex.exchange.verdict import inspect, inspect_stored, judge, streamed_family
+from airex.exchange.verdict import (
+    inspect,
+    inspect_stored,
+    judge,
+    stored_header,
+    streamed_family,
+)
 from airex.formats.usage import generate_report
 
 DEV = "PADPIDA2026NORTHWIND"
@@ -58,17 +65,38 @@ def test_the_hook_gets_the_stored_file_and_no_model_of_a_report(report: Path) ->
         accepted.model()
 
 
-def test_an_invalid_report_is_left_to_the_whole_document_check(report: Path) -> None:
-    """A report that fails the stream (here: its record count is wrong) is not judged by the
-    stream: the exchange reads it whole, for exactly the errors airex.check gives."""
+def test_an_invalid_report_is_refused_by_the_stream(report: Path) -> None:
+    """A report that fails the stream (here: its record count is wrong) is refused with the
+    stream's errors (the code the whole-document check gives, where, the file as it was
+    handed in), never read whole: its memory stays bounded whatever its size."""
     text = report.read_text(encoding="utf-8")
     bad = report.with_name("bad.xml")
     bad.write_text(
         text.replace("<NumberOfRecords>200<", "<NumberOfRecords>201<"),
         encoding="utf-8",
     )
-    assert inspect_stored(bad) is None
-    assert [e.code for e in inspect(bad.read_bytes()).errors] == ["RecordCountMismatch"]
+    streamed = inspect_stored(bad, "q1.xml")
+    assert streamed is not None
+    whole = inspect(bad.read_bytes())
+    assert [e.code for e in streamed.errors] == ["RecordCountMismatch"]
+    assert "RecordCountMismatch" in {e.code for e in whole.errors}
+    (error,) = streamed.errors
+    assert error.path is not None
+    assert error.path.endswith("/NumberOfRecords")
+    assert error.file == "q1.xml"
+    assert streamed.header.message_id == whole.header.message_id
+    assert streamed.header.sender == whole.header.sender
+
+
+def test_a_report_s_header_alone_is_a_deferred_inspection(report: Path) -> None:
+    """stored_header reads the header only (the records are left to the pass that prices
+    them): the same header as the whole check, marked deferred, and so is the verdict."""
+    deferred = stored_header(report)
+    whole = inspect(report.read_bytes())
+    assert deferred is not None
+    assert deferred.deferred
+    assert deferred.header == whole.header
+    assert judge(deferred, PARTIES, arrival_party=DEV).deferred
 
 
 def test_only_usage_reports_are_streamed(tmp_path: Path, report: Path) -> None:

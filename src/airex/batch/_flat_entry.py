@@ -16,6 +16,7 @@ __all__: list[str] = []
 
 _PEEK: Final = 1 << 16
 _IDENTIFIER: Final = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+_COUNT: Final = re.compile(r"[1-9][0-9]{0,5}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,9 @@ class FlatEntry:
     recipient: str
     compressed: bool
     line: int
+    part: str = ""
+    """``_<n>of<N>`` for file ``n`` of a report split over ``N`` > 1 files, else empty: the
+    parts of one report share its MessageId, each a file of the batch."""
 
     @property
     def suffix(self) -> str:
@@ -44,18 +48,21 @@ def flat_entry(data: bytes) -> FlatEntry | None:
         except zlib.error:
             return None
     text = start.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
-    for number, line in enumerate(text.split("\n"), start=1):
+    for line_number, line in enumerate(text.split("\n"), start=1):
         if line.startswith("#"):
             continue
         if not line.startswith("HEAD\t"):
             return None
         cells = [*line.rstrip("\r").split("\t"), *[""] * 12]
         message_id = cells[2].strip()
+        number, total = cells[10].strip(), cells[11].strip()
+        split = _COUNT.fullmatch(number) and _COUNT.fullmatch(total) and int(total) > 1
         return FlatEntry(
             message_id=message_id if _IDENTIFIER.fullmatch(message_id) else None,
             sender=cells[5].strip(),
             recipient=cells[6].strip(),
             compressed=compressed,
-            line=number,
+            line=line_number,
+            part=f"_{number}of{total}" if split else "",
         )
     return None

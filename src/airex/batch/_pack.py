@@ -111,6 +111,7 @@ class _Item:
     message_type: str | None
     message_id: str | None
     header: etree._Element | None
+    part: str = ""
 
 
 def _read_input(source: object, index: int, limit: int) -> tuple[str, bytes, MessageFile | None]:
@@ -174,7 +175,8 @@ def _load(messages: Sequence[object], limits: BatchLimits, allow_invalid: bool) 
             identifier = (given.message_id if given else None) or flat.message_id
             url = given.url if given and given.url else None
             if url is None and identifier is not None:
-                url = message_file_name(identifier, set()).removesuffix(".xml") + flat.suffix
+                stem = message_file_name(identifier, set()).removesuffix(".xml")
+                url = stem + flat.part + flat.suffix
             items.append(
                 _Item(
                     name=name,
@@ -183,6 +185,7 @@ def _load(messages: Sequence[object], limits: BatchLimits, allow_invalid: bool) 
                     message_type="UsageReportMessage",
                     message_id=identifier,
                     header=None,
+                    part=flat.part,
                 )
             )
             continue
@@ -214,7 +217,7 @@ def _load(messages: Sequence[object], limits: BatchLimits, allow_invalid: bool) 
 
 def _check_items(items: list[_Item], allow_invalid: bool) -> None:
     allowed = {str(t) for t in MessageType}
-    seen_ids: dict[str, str] = {}
+    seen_ids: dict[tuple[str, str], str] = {}
     for item in items:
         if item.message_type is None or item.message_id is None:
             raise BatchPackError(
@@ -228,7 +231,8 @@ def _check_items(items: list[_Item], allow_invalid: bool) -> None:
                 f"{item.name} is a {item.message_type}; a batch carries only "
                 f"{', '.join(sorted(allowed))} (its manifest is written by pack)",
             )
-        first = seen_ids.setdefault(item.message_id, item.name)
+        # the parts of a split flat report share its MessageId: each is listed once
+        first = seen_ids.setdefault((item.message_id, item.part), item.name)
         if first != item.name and not allow_invalid:
             raise BatchPackError(
                 [],

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airex.cmo._licence import derived_message_id, to_second
-from airex.errors import MessageError, MessageStatus
+from airex.errors import MessageError, MessageInvalidError, MessageStatus
 from airex.exchange.hooks import OutgoingMessage
 from airex.formats.usage import UsageRow, open_report
 from airex.ledger import AccountKey, AccountKind, NewEntry, credit, debit
@@ -90,6 +90,8 @@ class Invoicing:
     warnings: list[MessageError] = field(default_factory=list)
     error: MessageError | None = None
     created: bool = False
+    invalid: list[MessageError] = field(default_factory=list)
+    """Why the report itself is invalid, found while reading it (nothing was priced)."""
 
 
 def _report_file_name(file_name: str | None, message_id: str) -> str:
@@ -114,21 +116,24 @@ def invoice_report(
     report's MessageCreatedDateTime (UTC date).
 
     Records are cited by the name the report was handed in under (the held records, the
-    acknowledgement's warnings), not by the store's hash.
+    acknowledgement's warnings), not by the store's hash. The reading validates every record
+    (the strict readers): a report found invalid is :attr:`Invoicing.invalid`, nothing priced.
     """
     flat = stored.is_dir()  # a flat report's view: its files, named as handed in
     reader = open_report(
         sorted(str(p) for p in stored.iterdir() if not p.name.startswith(".")) if flat else stored
     )
-    report = reader.header
-    header = report.message_header
-    issue_date = to_second(header.message_created_date_time).date()
-    name = _report_file_name(file_name, header.message_id)
-    rows = (UsageRow._make((*row[:-1], name)) for row in reader)
     try:
+        report = reader.header
+        header = report.message_header
+        issue_date = to_second(header.message_created_date_time).date()
+        name = _report_file_name(file_name, header.message_id)
+        rows = (UsageRow._make((*row[:-1], name)) for row in reader)
         result = service.invoice(
             rows, header=reader.header, today=issue_date, form="flat" if flat else "xml"
         )
+    except MessageInvalidError as exc:  # the strict reader: raised before anything is posted
+        return Invoicing(invalid=list(exc.errors))
     except ReportRefusedError as exc:
         return Invoicing(error=exc.message_error())
     except PricingError as exc:

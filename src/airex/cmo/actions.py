@@ -151,6 +151,9 @@ class CmoBusinessActions:
             "PaymentNotificationMessage": self.settle,
         }
         """The table: message type → its handler (a family not listed is accepted, no effect)."""
+        self.validates_streamed = frozenset({"UsageReportMessage"})
+        """The streamed families whose handler validates every record in the pass that acts
+        on it (pricing's strict reading): the exchange does not read them twice."""
 
     def services(self, engine: Engine) -> _Services:
         """The services on ``engine`` (made on first use, kept for the engine's life)."""
@@ -299,9 +302,11 @@ class CmoBusinessActions:
             file_name=received.file_name,
             service=self.services(engine).invoices,
         )
+        if done.invalid:
+            return ActionResult(status=done.invalid[0].status, errors=done.invalid, validated=False)
         if done.error is not None:
             return _refused(done.error)
-        return ActionResult(errors=done.warnings, outgoing=_checked(done.outgoing))
+        return ActionResult(errors=done.warnings, outgoing=_checked(done.outgoing), validated=True)
 
     def settle(
         self, message: Accepted, raw: bytes | None, received: ReceivedMessage, engine: Engine

@@ -10,12 +10,14 @@ exchange on that clock, plays the parties, reports what happened and leaves a gu
 from airex.demo._fleet import DemoError
 from airex.demo._guide import GUIDE_NAME, guide_commands, held_summary
 from airex.demo._preflight import DemoConfigError, masked_broker_url
+from airex.demo._report import SPLIT_RECORDS, ReportForm, write_report
 from airex.demo._run import DemoInterrupted, DemoResult, run_demo
 from airex.demo._scenario import MIN_WORKS, TIMELINE, WORKS_PER_DECLARATION, Cast, Scenario
 
 __all__ = [
     "GUIDE_NAME",
     "MIN_WORKS",
+    "SPLIT_RECORDS",
     "TIMELINE",
     "WORKS_PER_DECLARATION",
     "Cast",
@@ -23,9 +25,11 @@ __all__ = [
     "DemoError",
     "DemoInterrupted",
     "DemoResult",
+    "ReportForm",
     "Scenario",
     "guide_commands",
     "held_summary",
     "masked_broker_url",
     "run_demo",
+    "write_report",
 ]

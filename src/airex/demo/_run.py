@@ -63,6 +63,9 @@ class DemoResult:
     """(what it is, where it is) for every message the guide names, in the order sent."""
     ledger_ok: bool = False
     ledger_report: str = ""
+    licence_id: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+    """The environment the exchange's processes ran with (database, home, broker, clock)."""
 
     @property
     def last_step(self) -> str | None:
@@ -96,6 +99,7 @@ def run_demo(
     announce: Callable[[], None] | None = None,
     report_form: ReportForm = "xml",
     split_records: int = SPLIT_RECORDS,
+    stop_after_licence: bool = False,
 ) -> DemoResult:
     """Play a complete cycle in ``folder`` (created; must be empty or absent).
 
@@ -108,7 +112,9 @@ def run_demo(
     queue names (``queue_prefix``, default a fresh one) and removes them from the broker at
     the end. Ctrl-C raises :class:`DemoInterrupted` once the processes are stopped.
     ``report_form`` is the form of the developer's usage report: ``xml`` (one file) or
-    ``flat`` (``.tsv.gz``, split into parts of ``split_records`` records when larger)."""
+    ``flat`` (``.tsv.gz``, split into parts of ``split_records`` records when larger).
+    ``stop_after_licence`` stops the exchange once the licence is granted and returns: the
+    state a usage report is sent in (``bench/exchange.py --report`` measures from there)."""
     from airex.exchange.settings import ExchangeSettings
 
     out = Console(stream or sys.stderr)
@@ -128,6 +134,7 @@ def run_demo(
     clock_file = folder / "exchange" / "clock.txt"
     env = demo_env(folder, cast.cmo.party_id, database_url, broker_url, prefix, clock_file)
     settings = ExchangeSettings.from_env(env)
+    result.environment = env
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -139,7 +146,16 @@ def run_demo(
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, interrupt) if main else None
     try:
-        _play(scenario, result, settings, env, workers, out, (report_form, split_records))
+        _play(
+            scenario,
+            result,
+            settings,
+            env,
+            workers,
+            out,
+            (report_form, split_records),
+            stop_after_licence=stop_after_licence,
+        )
     except KeyboardInterrupt:
         raise DemoInterrupted(result) from None
     finally:
@@ -157,6 +173,8 @@ def _play(
     workers: int,
     out: Console,
     report: tuple[ReportForm, int] = ("xml", SPLIT_RECORDS),
+    *,
+    stop_after_licence: bool = False,
 ) -> None:
     import airex
     from airex.db import DatabaseConfig, create_engine, upgrade_all
@@ -202,6 +220,9 @@ def _play(
             _declarations(scenario, result, holders, fleet, out, done)
             at("offer")
             licence_id = _licence(scenario, result, cmo, developer, fleet, out, done, at)
+            result.licence_id = licence_id
+            if stop_after_licence:
+                return
             at("usage report")
             invoice = _usage(
                 scenario,

@@ -24,7 +24,16 @@ from typing import Final
 
 from airex.errors import MessageError, MessageStatus
 from airex.exchange.store import MessageStore
-from airex.exchange.verdict import Header, Inspection, identifier_or_none, party_id_or_none
+from airex.exchange.verdict import (
+    MAX_STREAM_ERRORS,
+    Header,
+    Inspection,
+    complete_header,
+    identifier_or_none,
+    party_id_or_none,
+)
+from airex.messages.codes import MessageControlType
+from airex.messages.common import MessageHeader
 
 __all__: list[str] = []
 
@@ -33,7 +42,6 @@ _SET_MAGIC: Final = b"AIREX-PART-SET 1\n"
 _PEEK: Final = 1 << 16
 _GZIP: Final = b"\x1f\x8b"
 _COUNT: Final = re.compile(r"[1-9][0-9]{0,5}")
-_MAX_ERRORS: Final = 1000
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._\-]")
 
 
@@ -169,11 +177,11 @@ def inspect_flat(paths: list[Path]) -> Inspection:
     from airex.formats.usage import FlatUsageReader
 
     class Capped(FlatUsageReader):
-        """Stops at :data:`_MAX_ERRORS` errors: a hostile report costs bounded memory and time."""
+        """Stops at :data:`MAX_STREAM_ERRORS` errors: bounded memory and time."""
 
         def _fail(self, error: MessageError) -> None:
             self.errors.append(error)
-            if len(self.errors) >= _MAX_ERRORS:
+            if len(self.errors) >= MAX_STREAM_ERRORS:
                 raise _TooManyErrors
 
     reader = Capped([str(p) for p in paths], strict=False)
@@ -191,7 +199,7 @@ def inspect_flat(paths: list[Path]) -> Inspection:
                 file=paths[0].name,
             )
         )
-    errors = [_named(e) for e in reader.errors[:_MAX_ERRORS]]
+    errors = [_named(e) for e in reader.errors[:MAX_STREAM_ERRORS]]
     head = flat_head_of(paths[0])
     assert head is not None
     header = Header(
@@ -202,15 +210,42 @@ def inspect_flat(paths: list[Path]) -> Inspection:
         recipients=((head.recipient, head.line),),
     )
     if not errors:
-        message = reader.header.message_header
-        header = Header(
-            message_type="UsageReportMessage",
-            message_id=message.message_id,
-            sender=message.message_sender.party_id,
-            sender_line=head.line,
-            recipients=tuple((r.party_id, head.line) for r in message.message_recipients),
-        )
+        header = _header_of(reader.header.message_header, head.line)
     return Inspection(errors, header, None, path=None if errors else paths[0].parent)
+
+
+def flat_header(paths: list[Path]) -> Inspection | None:
+    """The header of the flat report ``paths`` (its HEAD), its records not read: a deferred
+    :class:`Inspection` (the pass that prices the report validates them, else
+    :func:`inspect_flat`); ``None`` when the HEAD cannot be read whole."""
+    from airex.errors import MessageInvalidError
+    from airex.formats.usage import FlatUsageReader
+
+    head = flat_head_of(paths[0])
+    if head is None:
+        return None
+    try:
+        message = FlatUsageReader([str(p) for p in paths]).header.message_header
+    except (MessageInvalidError, OSError, EOFError, zlib.error, gzip.BadGzipFile):
+        return None
+    header = _header_of(message, head.line)
+    if not complete_header(header):
+        return None
+    return Inspection([], header, None, path=paths[0].parent, deferred=True)
+
+
+def _header_of(message: MessageHeader, line: int) -> Header:
+    behalf = message.sent_on_behalf_of
+    return Header(
+        message_type="UsageReportMessage",
+        message_id=message.message_id,
+        thread_id=message.message_thread_id,
+        sender=message.message_sender.party_id,
+        sender_line=line,
+        recipients=tuple((r.party_id, line) for r in message.message_recipients),
+        test=message.message_control_type == MessageControlType.TEST_MESSAGE,
+        on_behalf_of=behalf.party_id if behalf is not None else None,
+    )
 
 
 class _TooManyErrors(Exception):

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection
 from airex.batch import acknowledgement, verify
 from airex.db import read_transaction, run_write
 from airex.exchange import outbox as ob
-from airex.exchange._flat import flat_head
-from airex.exchange._parts import record_parts
+from airex.exchange._flat import _PEEK, flat_head, part_set
+from airex.exchange._parts import record_batch_set, record_parts, sets_in_batch
 from airex.exchange._process import _Processing
 from airex.exchange._rows import (
     _insert_received,
@@ -24,8 +24,6 @@ from airex.exchange._rows import (
 from airex.exchange._work import Incoming, Intake
 from airex.exchange.models import OutboxKind, batch, received, utc_now
 from airex.exchange.verdict import identifier_or_none
-
-_PEEK = 1 << 16  # enough of a file to read a flat report's HEAD
 
 
 class _Intake(_Processing):
@@ -174,6 +172,16 @@ class _Intake(_Processing):
             "manifest_ack": manifest_ack,
         }
         stored = self.store.put_many([e.data for e in entries])
+        accepted = [n for n, e in enumerate(entries) if e.accepted]
+        sets = [
+            [accepted[i] for i in members]
+            for members in sets_in_batch(
+                [(entries[n].data, entries[n].sender) for n in accepted], arrival_party
+            )
+        ]
+        set_data = [part_set([(stored[n], entries[n].url) for n in members]) for members in sets]
+        set_shas = self.store.put_many(set_data)
+        set_of = {n: k for k, members in enumerate(sets) for n in members}
         now = utc_now()
         received_at = self.settings.now()
 
@@ -199,6 +207,28 @@ class _Intake(_Processing):
             owed: list[ob.Owed] = []
             rows: list[ob.OutboxRow] = []
             for position, (entry, sha) in enumerate(zip(entries, stored, strict=True)):
+                if position in set_of:  # a split report the batch holds whole: one entry
+                    members = sets[set_of[position]]
+                    if position == members[0]:
+                        joined = record_batch_set(
+                            connection,
+                            (set_data[set_of[position]], set_shas[set_of[position]]),
+                            [
+                                (
+                                    Incoming(
+                                        entries[n].data, entries[n].url, arrival_party, "batch"
+                                    ),
+                                    stored[n],
+                                    identifier_or_none(entries[n].message_id),
+                                )
+                                for n in members
+                            ],
+                            received_at,
+                            (batch_row, min(members)),
+                        )
+                        ids.extend(joined)
+                        owed.append(ob.Owed(OutboxKind.PROCESS, received_id=joined[0]))
+                    continue
                 preset = None if entry.accepted else (entry.status, entry.errors)
                 received_id = _insert_received(
                     connection,

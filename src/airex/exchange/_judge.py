@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
+from airex.errors import MessageStatus
 from airex.exchange import outbox as ob
 from airex.exchange._acknowledge import _Acknowledging
 from airex.exchange._flat import (
     PARTS_SOURCE,
     delivered_files,
     flat_head_of,
+    flat_header,
     flat_view,
     inspect_flat,
 )
-from airex.exchange._rows import _first_reception, _inspect_quietly, _preset, _reading
+from airex.exchange._rows import _earlier_copy, _inspect_quietly, _preset, _reading
 from airex.exchange._work import _PARTY_CACHE_SECONDS
 from airex.exchange.directory import PartyDirectory
 from airex.exchange.errors import ExchangeError
@@ -27,6 +30,7 @@ from airex.exchange.verdict import (
     inspect,
     inspect_stored,
     judge,
+    stored_header,
     streamed_family,
 )
 
@@ -52,29 +56,54 @@ class _Judging(_Acknowledging):
             found.update(fresh)
         return found
 
-    def _read(self, row: ReceivedMessage) -> tuple[bytes | None, Inspection | None]:
-        """The stored message, read once: a usage report is validated as a stream from its
-        file (no bytes held: ``(None, inspection)``); any other message, or a report that
-        fails there, is read whole (``(raw, None)``: :func:`inspect` judges it)."""
+    def _read(
+        self, row: ReceivedMessage, *, whole: bool = False
+    ) -> tuple[bytes | None, Inspection | None]:
+        """The stored message, read once. A usage report (XML or flat) is read as a stream
+        from its file, never held (``(None, inspection)``): its header alone (a deferred
+        inspection, completed by :meth:`_complete`), or with ``whole`` validated through.
+        Any other message is read whole (``(raw, None)``: :func:`inspect` judges it)."""
         if _preset(row) is None:
-            flat = self._read_flat(row)
+            flat = self._read_flat(row, whole)
             if flat is not None:
                 return None, flat
-        if _preset(row) is None and streamed_family(self.store.path(row.sha256)) is not None:
-            inspection = inspect_stored(self.store.verify(row.sha256))
-            if inspection is not None:
-                return None, inspection
+            if streamed_family(self.store.path(row.sha256)) is not None:
+                stored = self.store.path(row.sha256) if whole else self.store.verify(row.sha256)
+                inspection = None if whole else stored_header(stored)
+                inspection = inspection or inspect_stored(stored, _shown(row.file_name))
+                if inspection is not None:
+                    return None, inspection
         return self.store.get(row.sha256), None
 
-    def _read_flat(self, row: ReceivedMessage) -> Inspection | None:
+    def _read_flat(self, row: ReceivedMessage, whole: bool) -> Inspection | None:
         """A flat-file usage report (one file, plain or gzip, or a split report's part set)
-        validated as a stream through its named view; ``None`` for any other message."""
+        read as a stream through its named view; ``None`` for any other message."""
         parts = row.source == PARTS_SOURCE
         if not parts and flat_head_of(self.store.path(row.sha256)) is None:
             return None
-        self.store.verify(row.sha256)
+        if not whole:
+            self.store.verify(row.sha256)
         paths = flat_view(self.store, row.sha256, row.file_name, parts=parts)
-        return None if paths is None else inspect_flat(paths)
+        if paths is None:
+            return None
+        return (None if whole else flat_header(paths)) or inspect_flat(paths)
+
+    def _complete(self, row: ReceivedMessage) -> Verdict:
+        """The verdict on a usage report whose records were not validated yet: validated
+        through now (in constant memory), then judged."""
+        _, inspection = self._read(row, whole=True)
+        assert inspection is not None
+        return self._verdict(None, row, inspection)
+
+    def _validated_by_actions(self, verdict: Verdict, row: ReceivedMessage) -> bool:
+        """True when the CMO's actions will read ``verdict``'s report through with validation
+        (one pass, not two): the exchange then does not validate its records first."""
+        families: frozenset[str] = getattr(self.actions, "validates_streamed", frozenset())
+        return (
+            verdict.accepted
+            and verdict.header.message_type in families
+            and self._should_act(verdict, row)
+        )
 
     def _route(self, row: ReceivedMessage, verdict: Verdict) -> list[ob.Owed]:
         """What delivering an accepted message owes; a flat report's files are delivered
@@ -125,12 +154,19 @@ class _Judging(_Acknowledging):
 
     def _act(
         self, verdict: Verdict, row: ReceivedMessage, raw: bytes | None
-    ) -> tuple[ActionResult | None, int | None]:
+    ) -> tuple[Verdict, ActionResult | None, int | None]:
+        """Act on an accepted message addressed to the CMO; return the verdict (completed,
+        when it was reached on a report's header alone), the actions' result and the message
+        this one duplicates."""
+        if verdict.deferred and not self._validated_by_actions(verdict, row):
+            verdict = self._complete(row)
         if not verdict.accepted or not self._should_act(verdict, row):
-            return None, None
+            return verdict, None, None
         duplicate_of = self._duplicate_of(verdict)
         if duplicate_of is not None:
-            return None, duplicate_of
+            if verdict.deferred:  # an invalid copy is refused as invalid, not as a duplicate
+                verdict = self._complete(row)
+            return verdict, None, duplicate_of if verdict.accepted else None
         stored = verdict.path or self.store.path(row.sha256)
         accepted = Accepted(verdict.header, stored, verdict=verdict)
         view = replace(
@@ -145,8 +181,23 @@ class _Judging(_Acknowledging):
                 f"the CMO's actions returned {type(result).__name__}, not an ActionResult, "
                 f"for {verdict.header.message_type} {verdict.header.message_id}"
             )
-        return result, None
+        if not verdict.deferred or result.validated:
+            verdict.deferred = False
+            return verdict, result, None
+        completed = self._complete(row)  # the actions did not read it through, or refused it
+        if not completed.accepted:
+            return completed, None, None
+        if result.validated is False:  # the actions' reading found what the stream did not
+            completed.status = result.status or MessageStatus.SCHEMA_INVALID
+            completed.errors = list(result.errors)
+            return completed, None, None
+        return completed, result, None
 
     def _duplicate_of(self, verdict: Verdict) -> int | None:
         with _reading(self.engine) as connection:
-            return _first_reception(connection, verdict)
+            return _earlier_copy(connection, verdict)
+
+
+def _shown(file_name: str | None) -> str | None:
+    """The name a stored file's errors cite: the last part of the name it was handed in as."""
+    return Path(file_name).name if file_name else None

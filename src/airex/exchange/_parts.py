@@ -9,6 +9,12 @@ and records it as one received message (``source`` ``parts``) owing its processi
 message; the parts are then ``done``, their ``parent_id`` the set's received id. A set that
 never completes stays ``waiting``: ``airex exchange status`` counts its parts, and
 :func:`waiting_parts` lists them.
+
+Inside a batch, the parts of a set the batch holds whole are joined the same way when the
+batch is taken in (:func:`sets_in_batch`): the set is the batch's entry (at its first part's
+place, acknowledged in the batch's ACK), the parts are ``done`` with the set as their parent.
+A batch answers all its entries at once and never waits: parts of a set it does not hold
+whole are processed one by one, and refused with the reader's ``ReportPartMissing``.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from sqlalchemy.engine import Connection
 
 from airex.db import backend_of
 from airex.exchange import outbox as ob
-from airex.exchange._flat import PARTS_SOURCE, FlatHead, flat_head_of, part_set
-from airex.exchange._rows import _received_values
+from airex.exchange._flat import _PEEK, PARTS_SOURCE, FlatHead, flat_head, flat_head_of, part_set
+from airex.exchange._rows import _insert_received, _received_values
 from airex.exchange._work import Incoming
 from airex.exchange.models import OutboxKind, ReceivedState, received
 from airex.exchange.store import MessageStore
@@ -124,6 +130,70 @@ def _join(
         .values(state=ReceivedState.DONE.value, parent_id=set_id)
     )
     return set_id
+
+
+def sets_in_batch(
+    entries: Sequence[tuple[bytes, str | None]], arrival_party: str | None
+) -> list[list[int]]:
+    """The split reports ``entries`` (a batch's accepted entries: bytes, MessageSender)
+    hold whole: for each, the indexes of its parts in FileNumber order. A set whose parts
+    disagree on the number of files, or repeat a FileNumber, is not joined (each part is
+    then refused on its own, saying why)."""
+    groups: dict[tuple[str | None, str | None], list[tuple[int, FlatHead]]] = {}
+    for index, (data, sender) in enumerate(entries):
+        head = flat_head(data[:_PEEK])
+        if head is not None and head.part:
+            groups.setdefault((arrival_party or sender or head.sender, head.message_id), []).append(
+                (index, head)
+            )
+    sets = []
+    for members in groups.values():
+        totals = {head.number_of_files for _, head in members}
+        numbers = sorted(head.file_number or 0 for _, head in members)
+        if len(totals) == 1 and numbers == list(range(1, len(members) + 1)) == list(
+            range(1, (totals.pop() or 0) + 1)
+        ):
+            ordered = sorted(members, key=lambda member: member[1].file_number or 0)
+            sets.append([index for index, _ in ordered])
+    return sorted(sets)
+
+
+def record_batch_set(
+    connection: Connection,
+    joined: tuple[bytes, str],
+    parts: Sequence[tuple[Incoming, str, str | None]],
+    received_at: datetime,
+    place: tuple[int, int],
+) -> list[int]:
+    """Record a split report a batch holds whole: its part set (``joined``: the set's bytes
+    and stored hash) as the batch's entry at ``place`` (batch row, position), owing its
+    processing, and ``parts`` (each: what was handed in, its hash, its listed MessageId) as
+    done, the set their parent. Returns the set's received id, then the parts'."""
+    data, sha = joined
+    first = parts[0][0]
+    set_id = _insert_received(
+        connection,
+        Incoming(data, first.file_name, first.arrival_party, PARTS_SOURCE),
+        sha,
+        received_at,
+        batch_row=place[0],
+        position=place[1],
+        listed_message_id=parts[0][2],
+    )
+    ids = [set_id]
+    ids.extend(
+        _insert_received(
+            connection,
+            item,
+            part_sha,
+            received_at,
+            parent=set_id,
+            listed_message_id=listed,
+            state=ReceivedState.DONE,
+        )
+        for item, part_sha, listed in parts
+    )
+    return ids
 
 
 def waiting_parts(connection: Connection) -> list[WaitingPart]:

@@ -19,9 +19,11 @@ from airex.exchange._dead import _DeadLetters
 from airex.exchange._rows import (
     _FINISH,
     _ack_values,
+    _answered,
+    _earlier_copy,
     _final_values,
-    _first_reception,
     _insert_ignore,
+    _key,
     _lock_pending,
     _reading,
 )
@@ -114,7 +116,7 @@ class _Processing(_DeadLetters):
         try:
             raw, inspection = self._read(row)
             verdict = self._verdict(raw, row, inspection)
-            result, duplicate_of = self._act(verdict, row, raw)
+            verdict, result, duplicate_of = self._act(verdict, row, raw)
             answers = self._judge_answers(result)
             plan = self._plan(row, verdict, result, duplicate_of)
         except _TRANSIENT_OR_CONFIG as exc:  # a misconfiguration is no poison message
@@ -232,6 +234,14 @@ class _Processing(_DeadLetters):
         candidates = [i for i in live if i.verdict.accepted and i.duplicate_of is None]
         if not candidates:
             return set()
+        answered = _answered(connection, [i.verdict for i in candidates])
+        for item in candidates:
+            first = answered.get(_key(item.verdict))
+            if first is not None:
+                self._as_duplicate(item, first)
+        candidates = [i for i in candidates if i.duplicate_of is None]
+        if not candidates:
+            return set()
         values = [
             {
                 "sender": i.verdict.header.sender,
@@ -246,13 +256,18 @@ class _Processing(_DeadLetters):
         claimed = {int(r) for r in connection.execute(statement, values).scalars()}
         for item in candidates:
             if item.row.id not in claimed:
-                item.duplicate_of = _first_reception(connection, item.verdict)
-                item.result = None
-                item.answers = []
-                if item.plan is not None:
-                    status, errors = self._final(item.verdict, None, item.duplicate_of)
-                    item.plan = self._ack_plan(item.row, item.verdict, status, errors)
+                self._as_duplicate(item, _earlier_copy(connection, item.verdict))
         return claimed
+
+    def _as_duplicate(self, item: _Work, first: int | None) -> None:
+        """``item`` repeats the (sender, MessageId) that message ``first`` took: no effect, an
+        acknowledgement that says so."""
+        item.duplicate_of = first
+        item.result = None
+        item.answers = []
+        if item.plan is not None:
+            status, errors = self._final(item.verdict, None, item.duplicate_of)
+            item.plan = self._ack_plan(item.row, item.verdict, status, errors)
 
     def _load_many(
         self, received_ids: list[int], *, count_attempt: bool

@@ -7,13 +7,12 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from airex.errors import MessageStatus
 from airex.exchange import outbox as ob
 from airex.exchange._base import _Base
-from airex.exchange._rows import _duplicate_error, _first_reception, _insert_ignore
+from airex.exchange._rows import _duplicate_error, _earlier_copy, _insert_ignore
 from airex.exchange._work import _Answer
 from airex.exchange.models import OutboxKind, PartyRecord, ReceivedMessage, errors_to_json, sent
 from airex.exchange.verdict import Verdict
@@ -142,18 +141,3 @@ class _Routing(_Base):
             )
             connection.execute(sent.insert().values(**values))
         return owed
-
-
-def _earlier_copy(connection: Connection, verdict: Verdict) -> int | None:
-    """The received id of the message that took ``verdict``'s (sender, MessageId) before:
-    a received message, or the message a CMO's answer with that id answered."""
-    first = _first_reception(connection, verdict)
-    if first is not None:
-        return first
-    header = verdict.header
-    found: int | None = connection.execute(
-        sa.select(sent.c.received_id).where(
-            sent.c.sender == header.sender, sent.c.message_id == header.message_id
-        )
-    ).scalar_one_or_none()
-    return found

@@ -21,6 +21,7 @@ from airex.exchange.models import (
     errors_to_json,
     message,
     received,
+    sent,
 )
 from airex.exchange.store import sha256_of
 from airex.exchange.verdict import Header, Inspection, Verdict, inspect
@@ -84,6 +85,7 @@ def _received_values(
     parent: int | None = None,
     listed_message_id: str | None = None,
     preset: tuple[MessageStatus, Sequence[ErrorRecord]] | None = None,
+    state: ReceivedState = ReceivedState.PENDING,
 ) -> dict[str, Any]:
     return {
         "sha256": sha256,
@@ -97,7 +99,7 @@ def _received_values(
         "parent_id": parent,
         "preset_status": preset[0].value if preset else None,
         "preset_errors": errors_to_json(preset[1]) if preset else None,
-        "state": ReceivedState.PENDING.value,
+        "state": state.value,
         "message_id": listed_message_id,
         "attempts": 0,
         "received_at": now,
@@ -216,6 +218,34 @@ def _first_reception(connection: Connection, verdict: Verdict) -> int | None:
         )
     ).scalar_one_or_none()
     return found
+
+
+def _earlier_copy(connection: Connection, verdict: Verdict) -> int | None:
+    """The received id of the message that took ``verdict``'s (sender, MessageId) before:
+    a received message, or the message a CMO's answer with that id answered."""
+    first = _first_reception(connection, verdict)
+    if first is not None:
+        return first
+    return _answered(connection, [verdict]).get(_key(verdict))
+
+
+def _key(verdict: Verdict) -> tuple[str, str]:
+    return verdict.header.sender or "", verdict.header.message_id or ""
+
+
+def _answered(connection: Connection, verdicts: Sequence[Verdict]) -> dict[tuple[str, str], int]:
+    """Of the (sender, MessageId) pairs of ``verdicts``, those a CMO's answer took: each with
+    the received id of the message it answered. The CMO's answers and the messages received
+    share one space of (sender, MessageId): a message reusing an answer's is a duplicate."""
+    pairs = sorted({_key(v) for v in verdicts})
+    if not pairs:
+        return {}
+    rows = connection.execute(
+        sa.select(sent.c.sender, sent.c.message_id, sent.c.received_id).where(
+            sa.tuple_(sent.c.sender, sent.c.message_id).in_(pairs)
+        )
+    )
+    return {(r.sender, r.message_id): int(r.received_id) for r in rows}
 
 
 def _duplicate_error(verdict: Verdict, first: int) -> MessageError:

@@ -57,6 +57,17 @@ Rules the actions must keep (the pipeline relies on them):
 Test messages (``MessageControlType`` ``TestMessage``) are routed and acknowledged but not
 acted on.
 
+**One pass over a usage report.** A usage report is validated as a stream, and pricing it
+reads it as a stream again. Actions that validate a streamed family in the same pass that
+acts on it name it in an attribute ``validates_streamed`` (a set of family names): for those
+the exchange reaches its verdict on the header alone, calls ``act``, and takes the reading's
+word from :attr:`ActionResult.validated`. Such an action must have no effect unless every
+record was valid (the strict readers of :mod:`airex.formats.usage` raise
+:class:`~airex.errors.MessageInvalidError` before the end). When it did not read the report
+through (``validated`` ``None``, e.g. a refusal on the header), or found it invalid, the
+exchange validates the report itself and an invalid report is refused as any invalid message
+is. Actions without the attribute get reports validated before ``act``, as every message.
+
 **Who plugs what in.** The exchange never chooses the CMO's business: it is handed the actions
 (``Exchange(settings, actions=...)``) or a factory of them (``make_celery(settings,
 actions=factory)``, ``start_worker(settings, actions=factory)``), by the top floor: ``airex
@@ -207,6 +218,11 @@ class ActionResult:
     status: MessageStatus | None = None
     errors: tuple[MessageError, ...] | list[MessageError] = ()
     outgoing: tuple[OutgoingMessage, ...] | list[OutgoingMessage] = field(default=())
+    validated: bool | None = None
+    """For a streamed family the actions validate themselves (``validates_streamed``): True
+    when the action read every record with validation and found them valid; False when that
+    reading found the message invalid (``status`` and ``errors`` say why; the action had no
+    effect); ``None`` when it did not read it through (the exchange validates it then)."""
 
 
 @runtime_checkable

@@ -20,8 +20,11 @@ document (:attr:`Verdict.tree`); a model is built only when asked for
 one for the small families they act on. A usage report (any size) is never parsed whole:
 :func:`inspect_stored` validates it as a stream from the stored file (the XSD and the
 business rules, as ``airex usage stats`` does, in constant memory) and reads its header
-alone; only a report that fails there is read again whole, so that its errors are exactly
-those :func:`airex.check` reports.
+alone; a report that fails there is refused with the stream's errors (file and line, at
+most :data:`MAX_STREAM_ERRORS`), never read whole. A report the CMO prices is validated by
+the pricing's own reading (one pass, not two): its verdict is first reached on the header
+alone (:func:`stored_header`, ``deferred``) and completed by the exchange
+(``airex.exchange._judge``).
 
 What is read from a message that failed validation (its MessageId, its sender) is used only
 where it fits the standard's patterns, to address the acknowledgement; it is never trusted
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -45,10 +48,22 @@ from airex.messages import MESSAGE_TYPES, AirexMessage, check
 from airex.messages.common import NAMESPACE
 from airex.xml import ParseLimits, stream_element_batches
 
-__all__ = ["STREAMED_FAMILIES", "Header", "Verdict", "inspect", "inspect_stored", "judge"]
+__all__ = [
+    "MAX_STREAM_ERRORS",
+    "STREAMED_FAMILIES",
+    "Header",
+    "Verdict",
+    "inspect",
+    "inspect_stored",
+    "judge",
+    "stored_header",
+]
 
 STREAMED_FAMILIES = frozenset({"UsageReportMessage"})
 """Families validated as a stream from the stored file and never materialised."""
+MAX_STREAM_ERRORS = 1000
+"""Errors kept of a report validated as a stream: the reading stops there (a hostile report
+costs bounded memory and time)."""
 
 _PARTY_ID = re.compile(r"^PADPIDA[A-Za-z0-9]+$")
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
@@ -104,6 +119,9 @@ class Verdict:
     parties: Mapping[str, PartyRecord] = field(default_factory=dict)
     path: Path | None = None
     """Where a streamed report is read from (a flat report's view folder), else ``None``."""
+    deferred: bool = False
+    """The verdict of a deferred :class:`Inspection`: on the header alone, the records not
+    yet validated (the exchange completes it before it routes or refuses the message)."""
 
     @cached_property
     def message(self) -> AirexMessage | None:
@@ -137,6 +155,9 @@ class Inspection:
     header: Header
     tree: etree._ElementTree | None
     path: Path | None = None
+    deferred: bool = False
+    """True when only the header was read (a usage report whose records are validated by
+    the pass that prices it, or else by :func:`inspect_stored`): no verdict on the records."""
 
     @property
     def party_ids(self) -> set[str]:
@@ -208,6 +229,7 @@ def judge(
         reply_to=reply_to,
         parties=parties,
         path=inspection.path,
+        deferred=inspection.deferred,
     )
     if preset is not None:
         verdict.status, verdict.errors = preset
@@ -333,25 +355,62 @@ def streamed_family(path: Path) -> str | None:
     return name if name in STREAMED_FAMILIES else None
 
 
-def inspect_stored(path: Path) -> Inspection | None:
+def inspect_stored(path: Path, name: str | None = None) -> Inspection | None:
     """Validate the usage report stored at ``path`` as a stream (the XSD and the business
     rules, in constant memory: :class:`airex.formats.usage.XmlUsageReader` reads every
-    record) and read its header alone. ``None`` when it is not valid, or not a usage report:
-    the caller then reads it whole (:func:`inspect`), for exactly the errors
-    :func:`airex.check` gives."""
+    record, as ``airex usage stats`` does) and read its header alone. Errors cite the file
+    as ``name`` (the name it was handed in under); at most :data:`MAX_STREAM_ERRORS` are
+    kept, and the reading stops there. ``None`` when it is not a usage report."""
     from airex.formats.usage import XmlUsageReader
 
     if streamed_family(path) is None:
         return None
+
+    class Capped(XmlUsageReader):
+        def _fail(self, error: MessageError) -> None:
+            self.errors.append(error)
+            if len(self.errors) >= MAX_STREAM_ERRORS:
+                raise _TooManyErrors
+
+    reader = Capped(str(path), strict=False)
     try:
-        reader = XmlUsageReader(str(path), strict=True)
         for _ in reader:
             pass
-        if reader.errors:
-            return None
-        return Inspection([], _streamed_header(path, "UsageReportMessage"), None)
-    except Exception:  # any refusal: the whole-document check words it
+    except _TooManyErrors:
+        pass
+    errors = [e if e.file is None else replace(e, file=name) for e in reader.errors]
+    try:
+        header = _streamed_header(path, "UsageReportMessage")
+    except Exception:  # broken before its header ends: the errors say where
+        header = Header(message_type="UsageReportMessage")
+    return Inspection(errors[:MAX_STREAM_ERRORS], header, None)
+
+
+def stored_header(path: Path) -> Inspection | None:
+    """The header of the usage report stored at ``path``, its records not read (a deferred
+    :class:`Inspection`); ``None`` when it is not a usage report, or its header is not one a
+    verdict can be reached on (then :func:`inspect_stored` validates it whole)."""
+    if streamed_family(path) is None:
         return None
+    try:
+        header = _streamed_header(path, "UsageReportMessage")
+    except Exception:  # an unreadable header: the whole stream's validation words it
+        return None
+    return Inspection([], header, None, deferred=True) if complete_header(header) else None
+
+
+def complete_header(header: Header) -> bool:
+    """True when every value of ``header`` a verdict reads fits its pattern."""
+    return (
+        header.message_id is not None
+        and header.sender is not None
+        and bool(header.recipients)
+        and all(party_id is not None for party_id, _ in header.recipients)
+    )
+
+
+class _TooManyErrors(Exception):
+    """Raised inside a reader to stop it once enough errors were found."""
 
 
 def _streamed_header(path: Path, message_type: str) -> Header:
