@@ -183,7 +183,10 @@ def bench_report(records: int, form: str, concurrency: int, work: Path) -> None:
     baseline_db = work / "baseline.db"
     _copy_database(database, baseline_db)
     base_seconds, base_peak = _baseline(env, files, baseline_db, work / "baseline-out")
-    print(f"  baseline (airex royalties invoice): {base_seconds:8.1f} s   peak {base_peak:6.0f} MB")
+    print(
+        f"  baseline (airex royalties invoice): {base_seconds:8.1f} s   peak {base_peak:6.0f} MB",
+        flush=True,
+    )
     baseline_db.unlink()
     shutil.rmtree(work / "baseline-out")
     seconds, worker_peak, serve_peak = _exchange(

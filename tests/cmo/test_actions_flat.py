@@ -7,6 +7,7 @@ never priced."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,10 @@ from actions_support import (
 from exchange_support import CMO, DEV, Env
 
 from airex.batch import pack
-from airex.demo import Scenario
+from airex.demo import TIMELINE, Scenario
 from airex.exchange import Exchange
+from airex.exchange.settings import write_clock
+from airex.exchange.watcher import serve
 from airex.messages import InvoiceMessage
 
 ACCEPTED = "MessageAccepted"
@@ -133,6 +136,41 @@ def test_set_with_a_missing_part_is_never_priced(embedded: Env, tmp_path: Path) 
     assert all(exchange.received_message(i).parent_id is None for i in ids)
     assert all(exchange.acknowledgement_of(received_id=i) is None for i in ids)
     assert sent_by_cmo(exchange, "InvoiceMessage") == []
+
+
+def test_a_set_that_never_completes_is_refused_after_the_timeout(
+    backend: Env, tmp_path: Path
+) -> None:
+    """Parts 1 and 3 of 3, and part 2 never comes: before the timeout (a day after the last
+    part) nothing happens; after it both parts are refused, the sender gets one
+    acknowledgement naming file 2 of 3 as missing, nothing is priced or left waiting; part 2
+    arriving later starts a set of its own, which waits."""
+    exchange, scenario, licence_id = _licensed(backend)
+    paths = _flat(scenario, licence_id, tmp_path / "q1.tsv", split=RECORDS // 3 + 1)
+    ids = [send(exchange, p.read_bytes(), DEV, p.name) for p in (paths[0], paths[2])]
+    assert backend.settings.clock_file is not None
+    clock = backend.settings.clock_file
+    write_clock(clock, TIMELINE["usage report"] + timedelta(hours=23))
+    assert exchange.expire_parts() == []
+    assert exchange.status().states.get("waiting") == 2
+    write_clock(clock, TIMELINE["usage report"] + timedelta(hours=25))
+    serve(exchange, once=True, watch=False)  # `airex serve` looks for them
+    assert exchange.expire_parts() == []
+    assert "waiting" not in exchange.status().states
+    records = [exchange.received_message(i) for i in ids]
+    assert {str(r.status) for r in records} == {"BusinessRuleViolation"}
+    assert exchange.acknowledgement_of(received_id=ids[1]) is None
+    assert acknowledged(exchange, ids[0]) == ("BusinessRuleViolation", ["ReportPartMissing"])
+    found = exchange.acknowledgement_of(received_id=ids[0])
+    assert found is not None
+    (item,) = parsed(found[1]).acknowledgements
+    assert "file(s) 2 of 3" in item.errors[0].error_text
+    message_id = scenario.usage_header(licence_id).message_header.message_id
+    assert any(name.startswith(f"ACK_{message_id}") for name in backend.inbox_files(DEV))
+    assert sent_by_cmo(exchange, "InvoiceMessage") == []
+    late = send(exchange, paths[1].read_bytes(), DEV, paths[1].name)
+    assert exchange.received_message(late).parent_id is None
+    assert exchange.status().states.get("waiting") == 1
 
 
 def test_damaged_flat_report_is_refused_with_file_and_line(embedded: Env, tmp_path: Path) -> None:

@@ -32,12 +32,13 @@ acknowledgement). Redeliveries are counted (``attempts``); a message redelivered
 ``_route`` (deliveries to recipients), ``_acknowledge`` (final status, acknowledgements,
 a batch's ACK), ``_judge`` (the verdict, deduplication, the CMO's hook), ``_dead`` (dead
 letters), ``_process`` (a task's messages, one commit), ``_intake`` (messages and batches
-taken in), ``_status`` (reading back); ``_work`` holds the records, ``_rows`` the statements.
+taken in), ``_status`` (reading back), ``_expire`` (a split report's parts that waited too
+long); ``_work`` holds the records, ``_rows`` the statements.
 """
 
 from __future__ import annotations
 
-from airex.exchange._status import _Reading
+from airex.exchange._expire import _Expiring
 from airex.exchange._work import ExchangeStatus, Incoming, Intake, ProcessOutcome
 
 __all__ = [
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 
-class Exchange(_Reading):
+class Exchange(_Expiring):
     """The exchange for one process: database, message store, directory, broker, actions.
 
     ``Exchange(settings)`` opens an engine on ``settings.database`` (checking the schema is

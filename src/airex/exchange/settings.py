@@ -30,6 +30,11 @@ Only :meth:`ExchangeSettings.from_env` reads the environment, and never at impor
     how many received messages one processing task carries at most (default 50): messages
     that arrive together are processed, and committed, together; 1 gives one task per
     message.
+``AIREX_PARTS_TIMEOUT``
+    how many seconds the parts of a split flat-file report wait for the rest of their set,
+    counted from the latest part (default 86400, a day): then the parts received are refused
+    (``ReportPartMissing``, one acknowledgement to the sender saying which files never
+    came) by ``airex serve``, and the report must be sent again whole.
 ``AIREX_CMO_ACTIONS``
     ``module:factory`` of the CMO's actions, overriding the factory the caller wires in
     (``airex worker`` / ``airex serve``: the CMO's business, ``airex.cmo:make_actions``);
@@ -66,6 +71,7 @@ __all__ = [
     "ENV_CMO_PARTY_ID",
     "ENV_HOME",
     "ENV_MAX_ATTEMPTS",
+    "ENV_PARTS_TIMEOUT",
     "ENV_QUEUE_PREFIX",
     "ENV_REDELIVER_AFTER",
     "ENV_TASK_CHUNK",
@@ -84,6 +90,7 @@ ENV_REDELIVER_AFTER = "AIREX_REDELIVER_AFTER"
 ENV_CMO_ACTIONS = "AIREX_CMO_ACTIONS"
 ENV_TASK_CHUNK = "AIREX_TASK_CHUNK"
 ENV_CLOCK_FILE = "AIREX_CLOCK_FILE"
+ENV_PARTS_TIMEOUT = "AIREX_PARTS_TIMEOUT"
 
 EMBEDDED_BROKER_URL = "filesystem://"
 """The broker URL of the embedded default (message files under ``AIREX_HOME/broker``)."""
@@ -109,7 +116,8 @@ class ExchangeSettings:
     ``relay_interval`` and ``watch_interval`` how often the relay and the drop-folder watcher
     look for work; ``relay_grace`` how long the relay leaves a fresh outbox row to the
     process that wrote it (which publishes it at once after its commit); ``settle_time`` how
-    long a dropped file must keep its size and time before it is taken. ``task_chunk`` is
+    long a dropped file must keep its size and time before it is taken; ``parts_timeout``
+    how long a split report's parts wait for the rest of their set. ``task_chunk`` is
     how many received messages one processing task carries at most (messages that arrive
     together are processed, and committed, together).
     """
@@ -129,6 +137,7 @@ class ExchangeSettings:
     task_chunk: int = 50
     watch_interval: float = 0.5
     settle_time: float = 1.0
+    parts_timeout: float = 86_400.0
     actions: str | None = None
     broker_options: Mapping[str, Any] = field(default_factory=dict)
     clock_file: Path | None = None
@@ -149,7 +158,13 @@ class ExchangeSettings:
             raise ExchangeConfigError(f"task_chunk must be at least 1, not {self.task_chunk}")
         if self.max_attempts < 1:
             raise ExchangeConfigError(f"max_attempts must be at least 1, not {self.max_attempts}")
-        for name in ("retry_backoff", "max_backoff", "redeliver_after", "relay_interval"):
+        for name in (
+            "retry_backoff",
+            "max_backoff",
+            "redeliver_after",
+            "relay_interval",
+            "parts_timeout",
+        ):
             if getattr(self, name) <= 0:
                 raise ExchangeConfigError(f"{name} must be positive, not {getattr(self, name)}")
         if self.actions is not None and not _ACTIONS.match(self.actions):
@@ -189,6 +204,7 @@ class ExchangeSettings:
             ("max_attempts", ENV_MAX_ATTEMPTS, int),
             ("redeliver_after", ENV_REDELIVER_AFTER, float),
             ("task_chunk", ENV_TASK_CHUNK, int),
+            ("parts_timeout", ENV_PARTS_TIMEOUT, float),
         ):
             raw = text(name)
             if raw is not None:

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 _SKIPPED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
 _TAKING = ".taking"
+_EXPIRY_INTERVAL = 60.0  # seconds between two looks for split reports waiting too long
 
 
 @dataclass
@@ -295,7 +296,7 @@ def serve(
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-    next_watch = next_relay = 0.0
+    next_watch = next_relay = next_expiry = 0.0
     while not stop.is_set():
         now = time.monotonic()
         if watch and now >= next_watch:
@@ -312,6 +313,20 @@ def serve(
                 log.exception("outbox relay failed")
                 busy = False
             next_relay = now if busy else now + settings.relay_interval
+        if relay and now >= next_expiry:
+            try:
+                expired = exchange.expire_parts()
+                if expired:
+                    log.warning(
+                        "refused %d part(s) of split reports whose set did not complete in "
+                        "%g s: %s",
+                        len(expired),
+                        settings.parts_timeout,
+                        ", ".join(f"#{i}" for i in expired),
+                    )
+            except Exception:  # keep serving; the error is logged
+                log.exception("expiring waiting parts failed")
+            next_expiry = now + _EXPIRY_INTERVAL
         if once:
             return
         stop.wait(max(0.0, min(next_watch, next_relay) - time.monotonic()))
