@@ -9,8 +9,8 @@ that need it are skipped, unless ``AIREX_REQUIRE_SERVICES=1`` (CI sets it): then
 saying why.
 
 The parties the tests play are in ``parties.py``, each id once. The exchange and CMO tests
-still make their own databases (``tests/exchange/exchange_fixtures.py``, one per test, with a
-broker beside it).
+use the same database (their ``pg_url`` empties it), with a broker beside it
+(``tests/exchange/exchange_fixtures.py``).
 """
 
 from __future__ import annotations
@@ -18,29 +18,16 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 
+from throwaway_db import ThrowawayDatabase
+
 PG_ENV = "AIREX_TEST_DATABASE_URL"
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 REQUIRE_ENV = "AIREX_REQUIRE_SERVICES"
-
-
-@dataclass(frozen=True)
-class ThrowawayDatabase:
-    """A PostgreSQL database that lives for one test session: its URL, and a way to start over."""
-
-    url: str
-
-    def empty(self) -> str:
-        """Drop everything in the database (a new, empty ``public`` schema); return its URL."""
-        with psycopg.connect(self.url, autocommit=True) as connection:
-            connection.execute("DROP SCHEMA public CASCADE")
-            connection.execute("CREATE SCHEMA public")
-        return self.url
 
 
 def _server_url() -> sa.URL:

@@ -4,11 +4,10 @@ from exchange_fixtures import (
     amqp_url,
     backend,
     embedded,
-    pg_admin,
     pg_url,
     rabbit,
     services,
     stack,
 )
 
-__all__ = ["amqp_url", "backend", "embedded", "pg_admin", "pg_url", "rabbit", "services", "stack"]
+__all__ = ["amqp_url", "backend", "embedded", "pg_url", "rabbit", "services", "stack"]

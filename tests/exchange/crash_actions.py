@@ -13,8 +13,9 @@ from typing import Any
 from airex.exchange import ActionResult
 from airex.ledger import AccountKey, AccountKind, Journal, NewEntry, credit, debit
 from airex.messages import PaymentNotificationMessage
+from parties import CMO01
 
-CMO = "PADPIDA2026CMO01"
+CMO = CMO01
 
 
 class PostingActions:

@@ -13,17 +13,14 @@ skipped, unless ``AIREX_REQUIRE_SERVICES=1`` (CI sets it): then it fails, saying
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-import sqlalchemy as sa
 from exchange_support import Env, Services
 
-PG_ENV = "AIREX_TEST_DATABASE_URL"
-PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+from throwaway_db import ThrowawayDatabase
+
 BROKER_ENV = "AIREX_TEST_BROKER_URL"
 BROKER_DEFAULT = "amqp://guest:guest@127.0.0.1:5672//"
 REQUIRE_ENV = "AIREX_REQUIRE_SERVICES"
@@ -35,39 +32,12 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _pg_server() -> sa.URL:
-    return sa.make_url(os.environ.get(PG_ENV) or PG_DEFAULT).set(drivername="postgresql")
-
-
-@pytest.fixture(scope="session")
-def pg_admin() -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    """An autocommit connection to the PostgreSQL server's ``postgres`` database."""
-    server = _pg_server()
-    try:
-        admin = psycopg.connect(
-            server.set(database="postgres").render_as_string(hide_password=False),
-            autocommit=True,
-            connect_timeout=5,
-        )
-    except psycopg.OperationalError as exc:
-        _unavailable(
-            f"PostgreSQL at {server.render_as_string(hide_password=True)} (${PG_ENV}) is "
-            f"unreachable: {' '.join(str(exc).split())}"
-        )
-        raise  # unreachable: _unavailable skips or fails
-    with admin:
-        yield admin
-
-
 @pytest.fixture
-def pg_url(pg_admin: psycopg.Connection[tuple[object, ...]]) -> Iterator[str]:
-    """URL of a throwaway PostgreSQL database for one test (dropped at its end)."""
-    name = f"airex_xtest_{secrets.token_hex(6)}"
-    pg_admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _pg_server().set(database=name).render_as_string(hide_password=False)
-    finally:
-        pg_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def pg_url(pg_database: ThrowawayDatabase) -> str:
+    """URL of the session's throwaway PostgreSQL database, emptied for this test (the root
+    conftest's ``pg_database``: skipped, or failed under ``AIREX_REQUIRE_SERVICES=1``, when
+    the server cannot be reached)."""
+    return pg_database.empty()
 
 
 @pytest.fixture(scope="session")

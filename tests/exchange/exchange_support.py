@@ -49,12 +49,13 @@ from airex.messages import (
     serialise,
 )
 from airex.messages.codes import DocumentType, MessageStatus
+from parties import CMO01, DEV01, NOBODY, RH01, RH02
 
-CMO = "PADPIDA2026CMO01"
-DEV = "PADPIDA2026DEV01"
-RH1 = "PADPIDA2026RH01"
-RH2 = "PADPIDA2026RH02"
-STRANGER = "PADPIDA2026NOBODY"
+CMO = CMO01
+DEV = DEV01
+RH1 = RH01
+RH2 = RH02
+STRANGER = NOBODY
 
 ROOT = Path(__file__).resolve().parents[2]
 AIREX = [sys.executable, "-m", "airex"]

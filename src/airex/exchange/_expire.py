@@ -11,6 +11,7 @@ runs it every minute.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -90,7 +91,13 @@ class _Expiring(_Reading):
                 processed_at=now,
             )
         )
-        plan = self._ack_plan(rows[0], None, error.status, [error])
+        first = rows[0]  # answered as any message: to who handed it in, else its HEAD's sender
+        plan = self._ack_plan(
+            replace(first, arrival_party=first.arrival_party or first.sender),
+            None,
+            error.status,
+            [error],
+        )
         owed = self._record_ack(connection, plan, now, {}, received_id=rows[0].id)
         return [row.id for row in rows], ob.insert_rows(connection, owed, now)
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from airex.batch import acknowledgement, verify
 from airex.db import read_transaction, run_write
+from airex.errors import MessageError
 from airex.exchange import outbox as ob
 from airex.exchange._flat import _PEEK, flat_head, part_set
 from airex.exchange._parts import record_batch_set, record_parts, sets_in_batch
@@ -80,6 +81,29 @@ class _Intake(_Processing):
         if publish:
             self.deliver_rows(rows)
         return ids
+
+    def refuse_entry(self, party_id: str, name: str, error: MessageError) -> int:
+        """Record an entry ``party_id`` left in its drop folder that cannot be taken (not a
+        file or folder, a name that cannot be stored): a received message with no content
+        and ``error`` as its status, processed like any message, so that the party is
+        acknowledged. Returns its received id."""
+        sha = self.store.put(b"")
+        received_at = self.settings.now()
+
+        def work(connection: Connection) -> tuple[int, list[ob.OutboxRow]]:
+            received_id = _insert_received(
+                connection,
+                Incoming(b"", name, party_id, "drop"),
+                sha,
+                received_at,
+                preset=(error.status, [error]),
+            )
+            owed = [ob.Owed(OutboxKind.PROCESS, received_id=received_id)]
+            return received_id, ob.insert_rows(connection, owed, utc_now())
+
+        received_id, rows = run_write(self.engine, work)
+        self.deliver_rows(rows)
+        return received_id
 
     def receive_bytes(
         self,

@@ -22,11 +22,13 @@ watched, and one line for each file or batch taken (the party, its path, the rec
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 import shutil
 import signal
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +36,8 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
+from airex.errors import MessageError, MessageStatus
+from airex.exchange._drop import EntryRefused, look, read_regular, reject, shown_name
 from airex.exchange.models import PartyRecord
 from airex.exchange.pipeline import Exchange
 
@@ -61,6 +65,7 @@ class DropWatcher:
     _seen: dict[Path, _Seen] = field(default_factory=dict)
     _incomplete: dict[Path, tuple[int, int, int]] = field(default_factory=dict)
     _watched: dict[str, str] = field(default_factory=dict)
+    _refused: dict[Path, str] = field(default_factory=dict)
 
     def scan_once(self) -> int:
         """Look at every drop folder once; take what is complete. Returns how many files
@@ -68,7 +73,10 @@ class DropWatcher:
         taken = 0
         for party in self.exchange.directory.all():
             if party.folder:
-                taken += self._scan_party(party)
+                try:
+                    taken += self._scan_party(party)
+                except Exception:  # one party's folder never stops the others'
+                    log.exception("%s: scanning the drop folder failed", party.party_id)
         return taken
 
     def _scan_party(self, party: PartyRecord) -> int:
@@ -89,12 +97,19 @@ class DropWatcher:
             if name.startswith(".") or name.lower().endswith(_SKIPPED_SUFFIXES):
                 continue
             path = drop / name
-            if path.is_dir() and not _has_manifest(path):
-                continue  # a batch folder still being written: its manifest comes last
-            signature = _signature(path)
-            if signature is None:
+            try:
+                signature = look(path)
+            except FileNotFoundError:
                 self._seen.pop(path, None)
                 continue
+            except EntryRefused as refused:
+                self._refuse(party, drop, path, refused.error)
+                continue
+            except OSError as exc:
+                self._refuse(party, drop, path, _unreadable(exc))
+                continue
+            if stat.S_ISDIR(os.lstat(path).st_mode) and not _has_manifest(path):
+                continue  # a batch folder still being written: its manifest comes last
             if self._incomplete.get(path) == signature:
                 continue  # a zip without its manifest, unchanged since it was looked at
             seen = self._seen.get(path)
@@ -124,26 +139,39 @@ class DropWatcher:
     def _receive(self, party: PartyRecord, claimed: list[tuple[str, Path]]) -> None:
         from airex.exchange.pipeline import Incoming
 
-        singles = [(t, p) for t, p in claimed if p.is_file() and p.suffix.lower() != ".zip"]
+        drop = Path(party.folder or ".") / "drop"
+        checked: list[tuple[str, Path]] = []
+        for token, path in claimed:  # looked at again: it may have changed since
+            try:
+                look(path)
+            except FileNotFoundError:
+                continue
+            except EntryRefused as refused:
+                self._refuse(party, drop, path, refused.error)
+                continue
+            checked.append((token, path))
+        claimed = checked
+        singles: list[tuple[str, Path]] = []
+        items: list[Incoming] = []
+        batches: list[tuple[str, Path]] = []
+        for token, path in claimed:
+            if stat.S_ISDIR(os.lstat(path).st_mode) or path.suffix.lower() == ".zip":
+                batches.append((token, path))
+                continue
+            try:
+                data = read_regular(path)
+            except EntryRefused as refused:
+                self._refuse(party, drop, path, refused.error)
+                continue
+            singles.append((token, path))
+            items.append(Incoming(data, path.name.split("__", 1)[1], party.party_id, "drop", token))
         if singles:
-            items = [
-                Incoming(
-                    p.read_bytes(),
-                    p.name.split("__", 1)[1],
-                    party.party_id,
-                    "drop",
-                    token,
-                )
-                for token, p in singles
-            ]
             ids = self.exchange.receive(items)
             for index, (_, path) in enumerate(singles):
                 received = f"#{ids[index]}" if len(ids) == len(singles) else "received before"
                 log.info("%s: took %s: %s", party.party_id, _dropped(path), received)
                 path.unlink(missing_ok=True)
-        for token, path in claimed:
-            if (token, path) in singles:
-                continue
+        for token, path in batches:
             intake = self.exchange.receive_path(
                 path, arrival_party=party.party_id, source="drop", intake_token=token
             )
@@ -157,9 +185,8 @@ class DropWatcher:
                     back,
                 )
                 os.rename(path, back)
-                signature = _signature(back)
-                if signature is not None:
-                    self._incomplete[back] = signature
+                with contextlib.suppress(OSError, EntryRefused):  # else refused at next scan
+                    self._incomplete[back] = look(back)
                 continue
             log.info(
                 "%s: took %s %s: %s",
@@ -169,6 +196,39 @@ class DropWatcher:
                 ", ".join(f"#{i}" for i in intake.received_ids) or "received before",
             )
             _remove(path)
+
+    def _refuse(self, party: PartyRecord, drop: Path, path: Path, error: MessageError) -> None:
+        """Move ``path`` into ``drop/.rejected/`` and acknowledge the refusal to the party;
+        never raises (what cannot be moved is logged once and left alone)."""
+        shown = shown_name(
+            path.name.split("__", 1)[-1] if path.parent.name == _TAKING else path.name
+        )
+        if self._refused.get(path) is not None:
+            return
+        try:
+            moved = reject(drop, path, error)
+        except OSError as exc:
+            self._refused[path] = error.code
+            log.error(
+                "%s: %s cannot be taken (%s) nor moved aside: %s",
+                party.party_id,
+                shown,
+                error.code,
+                exc,
+            )
+            return
+        log.warning(
+            "%s: refused %s: %s: %s (moved to %s)",
+            party.party_id,
+            shown,
+            error.code,
+            error.message,
+            moved,
+        )
+        try:
+            self.exchange.refuse_entry(party.party_id, shown, error)
+        except Exception:  # the file is aside already; the acknowledgement is what is lost
+            log.exception("%s: acknowledging the refusal of %s failed", party.party_id, shown)
 
     def _recover(self, party: PartyRecord, taking: Path) -> None:
         """Finish what a watcher that died left in ``.taking/``."""
@@ -189,11 +249,27 @@ class DropWatcher:
         for token, path in entries:
             if token in done:
                 _remove(path)
-            else:
-                pending.append((token, path))
+                continue
+            try:
+                look(path)
+            except FileNotFoundError:
+                continue
+            except (EntryRefused, OSError) as exc:
+                error = exc.error if isinstance(exc, EntryRefused) else _unreadable(exc)
+                self._refuse(party, taking.parent, path, error)
+                continue
+            pending.append((token, path))
         if pending:
             log.info("%s: taking %d file(s) a stopped watcher left", party.party_id, len(pending))
             self._receive(party, pending)
+
+
+def _unreadable(exc: OSError) -> MessageError:
+    return MessageError(
+        "FileUnreadable",
+        f"cannot be read: {(exc.strerror or type(exc).__name__).lower()}",
+        status=MessageStatus.XML_NOT_WELL_FORMED,
+    )
 
 
 def _dropped(path: Path) -> str:
@@ -231,26 +307,6 @@ def _starting(exchange: Exchange, *, watch: bool, relay: bool) -> None:
         settings.database.display_url(),
         broker,
     )
-
-
-def _signature(path: Path) -> tuple[int, int, int] | None:
-    """Size, modification time and entry count of a file or (recursively) a folder."""
-    try:
-        if path.is_dir():
-            size = mtime = count = 0
-            for root, _dirs, files in os.walk(path):
-                stat = os.stat(root)
-                mtime = max(mtime, stat.st_mtime_ns)
-                for name in files:
-                    st = os.stat(os.path.join(root, name))
-                    size += st.st_size
-                    mtime = max(mtime, st.st_mtime_ns)
-                    count += 1
-            return size, mtime, count
-        stat = path.stat()
-        return stat.st_size, stat.st_mtime_ns, 1
-    except FileNotFoundError:
-        return None
 
 
 def _age(path: Path, now: float) -> float:

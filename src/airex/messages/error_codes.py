@@ -130,6 +130,16 @@ CODES: dict[str, ErrorCode] = {
             "CompressionRatioExceeded", _NWF, "a zip member expands beyond the limit (zip bomb)"
         ),
         ErrorCode("ArchiveUnreadable", _NWF, "not a zip, a corrupt or encrypted one, a bad CRC"),
+        # --- what a party leaves in its drop folder (airex serve) ---
+        ErrorCode(
+            "NotARegularFile",
+            _NWF,
+            "a dropped entry is a link, FIFO, socket or device (links are never followed)",
+        ),
+        ErrorCode(
+            "FileNameInvalid", _NWF, "a dropped name is not UTF-8, has control characters, or is long"
+        ),
+        ErrorCode("FolderTooDeep", _NWF, "a dropped batch folder nests deeper than the limit (8)"),
         # --- royalties: a priced usage report's warnings (the report is accepted) ---
         ErrorCode("OptedOut", _OK, "a warning: usage held, the rightsholder opted out"),
         ErrorCode(

@@ -1,0 +1,197 @@
+"""Availability: what one party leaves in its drop folder never stops intake for the others.
+
+The review's reproductions (issue 13, items 1-3): a FIFO named like a message, a UNIX socket,
+a file name that is not UTF-8, a batch folder nested 1 200 deep, symbolic links to a host
+file, to another party's inbox and to a batch folder outside the drop folder. Each is moved
+to ``drop/.rejected/`` with a reason file and acknowledged to the party; the scan never
+blocks, never fails, and takes the well-behaved files of every party in the same round.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from exchange_support import CMO, DEV, RH1, Env, codes, licence_request, payment
+
+from airex.batch import pack
+from airex.exchange import DropWatcher, Exchange
+
+
+@pytest.fixture
+def env(embedded: Env) -> Env:
+    """The embedded exchange, taking a file as soon as it is seen."""
+    embedded.settings = embedded.settings.with_(settle_time=0)
+    return embedded
+
+
+def _scan(exchange: Exchange) -> int:
+    """One scan, in a thread: it must end within 20 s (a FIFO must never block it)."""
+    result: list[int] = []
+    worker = threading.Thread(target=lambda: result.append(DropWatcher(exchange).scan_once()))
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), "the drop-folder scan blocked"
+    assert result, "the scan raised"
+    return result[0]
+
+
+def _process_all(exchange: Exchange) -> None:
+    with exchange.engine.connect() as connection:
+        ids = list(
+            connection.execute(
+                sa.text("SELECT id FROM exchange_received WHERE state = 'pending' ORDER BY id")
+            ).scalars()
+        )
+    for received_id in ids:
+        exchange.deliver(exchange.process(received_id).outbox_ids)
+
+
+def _refusals(env: Env, party: str) -> dict[str, list[str]]:
+    """The refused entries' names (as shown) → the error codes of their acknowledgements."""
+    with env.engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT r.file_name, a.data FROM exchange_received r JOIN exchange_ack a "
+                "ON a.received_id = r.id WHERE r.arrival_party = :p AND r.size = 0"
+            ),
+            {"p": party},
+        ).all()
+    return {name: codes(bytes(data))[0] for name, data in rows}
+
+
+def _rejected(env: Env, party: str) -> list[tuple[str, str]]:
+    """(name, reason) of what is in ``party``'s ``drop/.rejected/``."""
+    folder = env.drop(party) / ".rejected"
+    found = []
+    for path in sorted(folder.iterdir()):
+        if path.name.endswith(".reason.txt"):
+            continue
+        reason = (folder / f"{path.name}.reason.txt").read_text(encoding="utf-8")
+        found.append((path.name.split("__", 1)[1], reason.split(":", 1)[0]))
+    return found
+
+
+def _well_behaved(env: Env) -> None:
+    """A message in the developer's folder and one in a rightsholder's."""
+    (env.drop(DEV) / "zz-request.xml").write_bytes(licence_request())
+    (env.drop(RH1) / "payment.xml").write_bytes(payment(RH1, CMO))
+
+
+def _taken(env: Env) -> int:
+    return int(env.scalar("SELECT count(*) FROM exchange_received WHERE size > 0"))
+
+
+def test_a_fifo_named_like_a_message_never_blocks_intake(env: Env) -> None:
+    """Item 1: a FIFO ``x.xml`` is refused (NotARegularFile) without ever being opened for
+    reading; the scan ends and takes both parties' well-behaved messages."""
+    os.mkfifo(env.drop(DEV) / "x.xml")
+    _well_behaved(env)
+    exchange = env.exchange()
+    assert _scan(exchange) == 2
+    _process_all(exchange)
+    assert _taken(env) == 2
+    assert _rejected(env, DEV) == [("x.xml", "NotARegularFile")]
+    assert _refusals(env, DEV) == {"x.xml": ["NotARegularFile"]}
+    assert not (env.drop(DEV) / "x.xml").exists()
+
+
+def test_sockets_odd_names_and_deep_folders_cost_only_themselves(env: Env, tmp_path: Path) -> None:
+    """Item 2: a UNIX socket, a name that is not UTF-8 and a batch folder nested 1 200 deep
+    (which made the scan fail with RecursionError) are refused one by one; every other
+    party is served in the same scan, and the next scan finds nothing left to refuse."""
+    drop = env.drop(DEV)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(drop / "sock.xml"))
+    with open(os.fsencode(drop) + b"/bad-\xff\xfe.xml", "wb") as odd:
+        odd.write(licence_request())
+    deep = drop / "20260101000000000"
+    deep.mkdir()
+    (deep / "BatchComplete_20260101000000000.xml").write_bytes(b"<x/>")
+    current = deep
+    for _ in range(1200):
+        current = current / "d"
+        current.mkdir()
+    _well_behaved(env)
+    exchange = env.exchange()
+    try:
+        assert _scan(exchange) == 2
+    finally:
+        server.close()
+    _process_all(exchange)
+    assert _taken(env) == 2
+    assert sorted(_rejected(env, DEV)) == [
+        ("20260101000000000", "FolderTooDeep"),
+        ("bad-%ff%fe.xml", "FileNameInvalid"),
+        ("sock.xml", "NotARegularFile"),
+    ]
+    assert sorted(_refusals(env, DEV)) == ["20260101000000000", "bad-%ff%fe.xml", "sock.xml"]
+    assert _scan(exchange) == 0
+    assert len(_rejected(env, DEV)) == 3
+
+
+def test_links_are_never_followed(env: Env, tmp_path: Path) -> None:
+    """Item 3: a link to a host file, a link to another party's inbox message and a link to
+    a batch folder outside the drop folder are refused as links: nothing they point to is
+    stored, re-submitted or processed, and the link itself is moved aside (its target is
+    untouched)."""
+    secret = tmp_path / "host-secret.xml"
+    secret.write_bytes(b"<secret>host file</secret>")
+    other = env.inbox(RH1) / "theirs.xml"
+    other.parent.mkdir(parents=True, exist_ok=True)
+    other.write_bytes(payment(CMO, RH1, message_id="THEIRS-1"))
+    outside = pack([licence_request()], tmp_path / "batches", sender=DEV).path
+    drop = env.drop(DEV)
+    (drop / "secret.xml").symlink_to(secret)
+    (drop / "theirs.xml").symlink_to(other)
+    (drop / outside.name).symlink_to(outside, target_is_directory=True)
+    _well_behaved(env)
+    exchange = env.exchange()
+    assert _scan(exchange) == 2
+    _process_all(exchange)
+    assert _taken(env) == 2
+    assert sorted(_rejected(env, DEV)) == sorted(
+        [
+            ("secret.xml", "NotARegularFile"),
+            ("theirs.xml", "NotARegularFile"),
+            (outside.name, "NotARegularFile"),
+        ]
+    )
+    stored = {p.read_bytes() for p in env.settings.store_dir.rglob("*") if p.is_file()}
+    assert secret.read_bytes() not in stored
+    assert other.read_bytes() not in stored
+    assert env.scalar("SELECT count(*) FROM exchange_batch") == 0
+    assert secret.exists()
+    assert other.exists()
+    assert outside.exists()
+
+
+def test_a_link_inside_a_batch_folder_refuses_the_batch(env: Env, tmp_path: Path) -> None:
+    """A batch folder holding a link (to a host file) is refused whole: nothing of it is
+    taken, nothing the link points to is read."""
+    secret = tmp_path / "host-secret.xml"
+    secret.write_bytes(b"<secret>host file</secret>")
+    packed = pack([licence_request()], tmp_path / "batches", sender=DEV)
+    (packed.path / "extra.xml").symlink_to(secret)
+    target = env.drop(DEV) / packed.path.name
+    packed.path.rename(target)
+    exchange = env.exchange()
+    assert _scan(exchange) == 0
+    _process_all(exchange)
+    assert _rejected(env, DEV) == [(packed.path.name, "NotARegularFile")]
+    assert env.scalar("SELECT count(*) FROM exchange_batch") == 0
+
+
+def test_one_party_s_broken_folder_never_stops_the_others(env: Env) -> None:
+    """A party whose drop folder cannot be scanned (here: it is a file) costs only itself."""
+    drop = env.drop(DEV)
+    for entry in drop.iterdir():
+        entry.unlink()
+    drop.rmdir()
+    drop.write_bytes(b"not a folder")
+    (env.drop(RH1) / "payment.xml").write_bytes(payment(RH1, CMO))
+    assert _scan(env.exchange()) == 1
