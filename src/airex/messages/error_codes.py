@@ -37,6 +37,7 @@ CODES: dict[str, ErrorCode] = {
         ErrorCode("DoctypeForbidden", _NWF, "a DOCTYPE / DTD (and so any entity) is present"),
         ErrorCode("DepthLimitExceeded", _NWF, "elements nest deeper than the limit (100)"),
         ErrorCode("SizeLimitExceeded", _NWF, "the document is larger than the receiver's limit"),
+        ErrorCode("ElementLimitExceeded", _NWF, "the document holds more elements than the limit"),
         # --- usage reports read as a stream (XML or flat file) ---
         ErrorCode("HeadMissing", _XSD, "a usage report has no header (summary / HEAD line)"),
         ErrorCode("FootMissing", _XSD, "a flat file ends without its FOOT line (truncated?)"),

@@ -11,8 +11,9 @@ stops reading as soon as the document nests deeper or grows larger than its
 at most one chunk more than the offending bytes; nothing hostile is ever expanded.
 
 Refusals raise :class:`~airex.errors.XmlSecurityError` (codes ``DoctypeForbidden``,
-``DepthLimitExceeded``, ``SizeLimitExceeded``); input that is simply not well-formed raises
-:class:`~airex.errors.XmlSyntaxError` (code ``XmlNotWellFormed``). Both carry status
+``DepthLimitExceeded``, ``SizeLimitExceeded``, ``ElementLimitExceeded``); input that is
+simply not well-formed raises :class:`~airex.errors.XmlSyntaxError` (code
+``XmlNotWellFormed``). Both carry status
 ``XmlNotWellFormed``.
 """
 
@@ -68,12 +69,17 @@ class ParseLimits:
 
     max_bytes: int = 64 * 1024 * 1024
     max_depth: int = 100
+    max_elements: int = 1_000_000
+    """Elements a document may hold: many tiny elements cost far more memory and time than
+    their bytes (16 M ``<x/>`` fit in 64 MiB), so the count is bounded on its own."""
 
     def __post_init__(self) -> None:
         if self.max_bytes < 1:
             raise ValueError(f"max_bytes must be at least 1, not {self.max_bytes}")
         if self.max_depth < 1:
             raise ValueError(f"max_depth must be at least 1, not {self.max_depth}")
+        if self.max_elements < 1:
+            raise ValueError(f"max_elements must be at least 1, not {self.max_elements}")
 
 
 DEFAULT_LIMITS: Final = ParseLimits()
@@ -310,19 +316,22 @@ def _parse_chunks(
     gate = _Gate(limits, name)
     tail = Tail()
     lines = 1
-    depth = 0
+    depth = elements = 0
     root: etree._Element | None = None
 
     def drain() -> None:
-        nonlocal depth, root
+        nonlocal depth, root, elements
         for event, element in parser.read_events():
             if event == "start" and isinstance(element, etree._Element):
                 depth += 1
+                elements += 1
                 if root is None:
                     root = element
                     _refuse_docinfo_doctype(element, name)
                 if depth > limits.max_depth:
                     raise _depth_error(element, limits, name)
+                if elements > limits.max_elements:
+                    raise _count_error(element, limits, name)
             elif event == "end":
                 depth -= 1
 
@@ -440,6 +449,20 @@ def _depth_error(
     return _security(
         "DepthLimitExceeded",
         f"document nests deeper than {limits.max_depth} elements{where}",
+        line,
+        name,
+    )
+
+
+def _count_error(
+    element: etree._Element, limits: ParseLimits, name: str | None
+) -> XmlSecurityError:
+    sourceline: object = element.sourceline
+    line = sourceline if isinstance(sourceline, int) else None
+    where = f" (at line {line})" if line is not None else ""
+    return _security(
+        "ElementLimitExceeded",
+        f"document holds more than {limits.max_elements} elements{where}",
         line,
         name,
     )
