@@ -14,8 +14,11 @@ worker`` does: ``AIREX_CMO_ACTIONS`` may name another factory.
 
 from __future__ import annotations
 
+from celery.signals import worker_process_init
+
 from airex.cmo import make_actions
 from airex.exchange import CmoActions, ExchangeSettings, load_actions, make_celery
+from airex.exchange.celery_app import limit_memory
 
 
 def cmo_actions(settings: ExchangeSettings) -> CmoActions:
@@ -23,4 +26,6 @@ def cmo_actions(settings: ExchangeSettings) -> CmoActions:
     return load_actions(settings, make_actions)
 
 
-app = make_celery(ExchangeSettings.from_env(), actions=cmo_actions)
+settings = ExchangeSettings.from_env()
+app = make_celery(settings, actions=cmo_actions)
+worker_process_init.connect(lambda **_: limit_memory(settings), weak=False)  # as airex worker

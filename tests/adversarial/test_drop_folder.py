@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -106,7 +109,12 @@ def test_sockets_odd_names_and_deep_folders_cost_only_themselves(env: Env, tmp_p
     party is served in the same scan, and the next scan finds nothing left to refuse."""
     drop = env.drop(DEV)
     server = socket.socket(socket.AF_UNIX)
-    server.bind(str(drop / "sock.xml"))
+    short = Path(tempfile.mkdtemp(prefix="s", dir="/tmp"))  # AF_UNIX paths are short
+    try:
+        server.bind(str(short / "s"))
+        os.rename(short / "s", drop / "sock.xml")
+    finally:
+        short.rmdir()
     with open(os.fsencode(drop) + b"/bad-\xff\xfe.xml", "wb") as odd:
         odd.write(licence_request())
     deep = drop / "20260101000000000"
@@ -212,3 +220,62 @@ def test_one_party_s_broken_folder_never_stops_the_others(env: Env) -> None:
     drop.write_bytes(b"not a folder")
     (env.drop(RH1) / "payment.xml").write_bytes(payment(RH1, CMO))
     assert _scan(env.exchange()) == 1
+
+
+def test_a_file_over_the_byte_limit_is_refused_before_it_is_stored(env: Env) -> None:
+    """Item 4: a file larger than AIREX_MAX_MESSAGE_BYTES is refused (SizeLimitExceeded)
+    from its size alone, nothing of it stored; a sparse 3 GB file costs no read at all."""
+    env.settings = env.settings.with_(max_message_bytes=4096)
+    drop = env.drop(DEV)
+    (drop / "big.xml").write_bytes(b"<x/>" * 2000)
+    with open(drop / "sparse.xml", "wb") as sparse:
+        sparse.truncate(3 * 1024**3)
+    _well_behaved(env)
+    exchange = env.exchange()
+    assert _scan(exchange) == 2
+    _process_all(exchange)
+    assert sorted(_rejected(env, DEV)) == [
+        ("big.xml", "SizeLimitExceeded"),
+        ("sparse.xml", "SizeLimitExceeded"),
+    ]
+    stored = sorted(p.stat().st_size for p in env.settings.store_dir.rglob("*") if p.is_file())
+    assert stored[-1] < 4096
+    for path in (drop / ".rejected").glob("*sparse.xml"):
+        path.unlink()
+
+
+SERVE_ONCE = """
+import os, resource, sys
+from pathlib import Path
+from airex.db import DatabaseConfig
+from airex.exchange import DropWatcher, Exchange, ExchangeSettings, NoActions
+settings = ExchangeSettings(
+    database=DatabaseConfig(url=sys.argv[1]), home=Path(sys.argv[2]), settle_time=0
+)
+exchange = Exchange(settings, actions=NoActions())
+print(DropWatcher(exchange).scan_once(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def test_a_large_file_is_streamed_into_the_store_never_held(env: Env) -> None:
+    """Item 4: a 400 MB file under the limit is streamed into the store: the process that
+    takes it (``airex serve``'s watcher, alone in a process) stays under 200 MB."""
+    path = env.drop(DEV) / "large.xml"
+    with open(path, "wb") as large:
+        chunk = b"<x/>" * (1 << 18)
+        for _ in range(400):
+            large.write(chunk)
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_ONCE, env.settings.database.url, str(env.settings.home)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    taken, peak_kib = (int(v) for v in result.stdout.split())
+    assert taken == 1
+    assert peak_kib < 200 * 1024
+    sizes = [p.stat().st_size for p in env.settings.store_dir.rglob("*") if p.is_file()]
+    assert 400 * (1 << 20) in sizes
+    for stored in env.settings.store_dir.rglob("*"):
+        if stored.is_file() and stored.stat().st_size > 1 << 20:
+            stored.unlink()

@@ -251,8 +251,12 @@ class Env:
             AIREX_REDELIVER_AFTER=str(self.settings.redeliver_after),
             AIREX_MAX_ATTEMPTS=str(self.settings.max_attempts),
             AIREX_CMO_ACTIONS=self.settings.actions or "airex.exchange.hooks:no_actions",
-            PYTHONPATH=os.pathsep.join(
-                [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+            PYTHONPATH=os.pathsep.join(  # this folder (crash_actions) and tests/ (parties)
+                [
+                    str(Path(__file__).parent),
+                    str(Path(__file__).parents[1]),
+                    *filter(None, [os.environ.get("PYTHONPATH")]),
+                ]
             ),
         )
         env.update(extra)

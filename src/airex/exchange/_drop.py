@@ -12,14 +12,17 @@ What cannot be taken is moved to ``drop/.rejected/`` with a reason file beside i
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
-from airex.errors import MessageError, MessageStatus
+from airex.errors import AirexError, MessageError, MessageStatus
+from airex.exchange.store import MessageStore, Stored, TooLargeError
 
 __all__: list[str] = []
 
@@ -29,11 +32,9 @@ MAX_ENTRIES: Final = 100_000
 """Entries (files and folders) a batch folder may hold in all."""
 MAX_NAME_BYTES: Final = 255
 REJECTED: Final = ".rejected"
-_NWF = MessageStatus.XML_NOT_WELL_FORMED
-_CHUNK = 1 << 20
 
 
-class EntryRefused(Exception):
+class EntryRefused(AirexError):
     """An entry that cannot be taken; :attr:`error` says why."""
 
     def __init__(self, error: MessageError) -> None:
@@ -54,7 +55,9 @@ def name_problem(name: str) -> MessageError | None:
             reason = f"is longer than {MAX_NAME_BYTES} bytes"
         else:
             return None
-    return MessageError("FileNameInvalid", f"its name {reason}; rename it", status=_NWF)
+    return MessageError(
+        "FileNameInvalid", f"its name {reason}; rename it", status=MessageStatus.XML_NOT_WELL_FORMED
+    )
 
 
 def look(path: Path) -> tuple[int, int, int]:
@@ -85,7 +88,7 @@ def _not_regular(mode: int, where: str) -> MessageError:
     return MessageError(
         "NotARegularFile",
         f"{where}{kind}: only files and batch folders are taken, and links are never followed",
-        status=_NWF,
+        status=MessageStatus.XML_NOT_WELL_FORMED,
     )
 
 
@@ -102,9 +105,7 @@ def _walk(folder: Path, mtime: int) -> tuple[int, int, int]:
                 inside = f"{Path(entry.path).relative_to(folder)} inside the batch folder: "
                 problem = name_problem(entry.name)
                 if problem is not None:
-                    raise EntryRefused(
-                        MessageError(problem.code, inside + problem.message, status=_NWF)
-                    )
+                    raise EntryRefused(replace(problem, message=inside + problem.message))
                 status = entry.stat(follow_symlinks=False)
                 count += 1
                 if count > MAX_ENTRIES:
@@ -112,7 +113,7 @@ def _walk(folder: Path, mtime: int) -> tuple[int, int, int]:
                         MessageError(
                             "BatchTooLarge",
                             f"the batch folder holds more than {MAX_ENTRIES} entries",
-                            status=_NWF,
+                            status=MessageStatus.XML_NOT_WELL_FORMED,
                         )
                     )
                 mtime = max(mtime, status.st_mtime_ns)
@@ -122,7 +123,7 @@ def _walk(folder: Path, mtime: int) -> tuple[int, int, int]:
                             MessageError(
                                 "FolderTooDeep",
                                 f"the batch folder nests deeper than {MAX_DEPTH} folders",
-                                status=_NWF,
+                                status=MessageStatus.XML_NOT_WELL_FORMED,
                             )
                         )
                     todo.append((Path(entry.path), depth + 1))
@@ -133,23 +134,35 @@ def _walk(folder: Path, mtime: int) -> tuple[int, int, int]:
     return size, mtime, count
 
 
-def read_regular(path: Path) -> bytes:
-    """The bytes of the regular file ``path``, opened without following a link and without
-    blocking; :class:`EntryRefused` when it is not a regular file."""
+def store_regular(path: Path, store: MessageStore, limit: int) -> Stored:
+    """Stream the regular file ``path`` into ``store`` (never held in memory), opened
+    without following a link and without blocking; :class:`EntryRefused` when it is not a
+    regular file or holds more than ``limit`` bytes (refused before anything is stored)."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
-        if exc.errno in (getattr(os, "ELOOP", 40), getattr(os, "ENXIO", 6)):
+        if exc.errno in (errno.ELOOP, errno.ENXIO):
             raise EntryRefused(_not_regular(os.lstat(path).st_mode, "")) from None
         raise
     with os.fdopen(descriptor, "rb") as stream:
-        mode = os.fstat(stream.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise EntryRefused(_not_regular(mode, ""))
-        chunks = []
-        while chunk := stream.read(_CHUNK):
-            chunks.append(chunk)
-        return b"".join(chunks)
+        status = os.fstat(stream.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise EntryRefused(_not_regular(status.st_mode, ""))
+        if status.st_size > limit:
+            raise EntryRefused(_too_large(status.st_size, limit))
+        try:
+            return store.put_stream(stream, limit)
+        except TooLargeError as exc:  # it grew while being read
+            raise EntryRefused(_too_large(exc.size, limit)) from None
+
+
+def _too_large(size: int, limit: int) -> MessageError:
+    return MessageError(
+        "SizeLimitExceeded",
+        f"the file is {size} bytes or more; the exchange takes files of at most {limit} "
+        "bytes (AIREX_MAX_MESSAGE_BYTES): send a large usage report as a split flat file",
+        status=MessageStatus.XML_NOT_WELL_FORMED,
+    )
 
 
 def shown_name(name: str) -> str:
@@ -161,13 +174,14 @@ def shown_name(name: str) -> str:
     return text[:120] or "_"
 
 
-def reject(drop: Path, path: Path, error: MessageError) -> Path:
+def reject(drop: Path, path: Path, error: MessageError, shown: str) -> Path:
     """Move the entry ``path`` (itself: a link stays a link) into ``drop/.rejected/`` under a
-    fresh name, with ``<name>.reason.txt`` beside it; return where it went."""
+    fresh name ending in ``shown`` (its name as dropped, made safe), with
+    ``<name>.reason.txt`` beside it; return where it went."""
     folder = drop / REJECTED
     folder.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    target = folder / f"{stamp}_{secrets.token_hex(4)}__{shown_name(path.name)}"
+    target = folder / f"{stamp}_{secrets.token_hex(4)}__{shown}"
     os.rename(path, target)
     reason = folder / f"{target.name}.reason.txt"
     reason.write_text(f"{error.code}: {error.message}\n", encoding="utf-8")

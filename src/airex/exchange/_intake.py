@@ -9,11 +9,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
-from airex.batch import acknowledgement, verify
+from airex.batch import BatchLimits, acknowledgement, verify
 from airex.db import read_transaction, run_write
 from airex.errors import MessageError
 from airex.exchange import outbox as ob
-from airex.exchange._flat import _PEEK, flat_head, part_set
+from airex.exchange._flat import flat_head, part_set
 from airex.exchange._parts import record_batch_set, record_parts, sets_in_batch
 from airex.exchange._process import _Processing
 from airex.exchange._rows import (
@@ -39,11 +39,13 @@ class _Intake(_Processing):
         """
         if not items:
             return []
-        stored = list(zip(items, self.store.put_many([i.data for i in items]), strict=True))
+        held = [i for i in items if i.stored is None]
+        digests = iter(self.store.put_many([i.data for i in held]))
+        stored = [(i, i.stored.sha256 if i.stored else next(digests)) for i in items]
         now = utc_now()
         received_at = self.settings.now()  # the exchange's clock (a simulated one in a demo)
 
-        heads = {id(i): flat_head(i.data[:_PEEK]) for i, _ in stored}
+        heads = {id(i): flat_head(i.head) for i, _ in stored}
 
         def work(connection: Connection) -> tuple[list[int], list[ob.OutboxRow]]:
             tokens = [i.intake_token for i, _ in stored if i.intake_token]
@@ -172,7 +174,7 @@ class _Intake(_Processing):
         refused as a whole is acknowledged at once; an incomplete one is not taken.
         """
         target = Path(path)
-        report = verify(target)
+        report = verify(target, limits=BatchLimits(max_total_bytes=self.settings.max_batch_bytes))
         if not report.complete and not report.refused:
             return Intake((), complete=False)
         batch_id = report.batch_id or target.name.removesuffix(".zip")

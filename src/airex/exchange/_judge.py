@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from airex.errors import MessageStatus
+from airex.errors import MessageError, MessageStatus
 from airex.exchange import outbox as ob
 from airex.exchange._acknowledge import _Acknowledging
 from airex.exchange._flat import (
@@ -25,6 +25,7 @@ from airex.exchange.errors import ExchangeError
 from airex.exchange.hooks import Accepted, ActionResult
 from airex.exchange.models import PartyRecord, ReceivedMessage
 from airex.exchange.verdict import (
+    Header,
     Inspection,
     Verdict,
     inspect,
@@ -33,6 +34,7 @@ from airex.exchange.verdict import (
     stored_header,
     streamed_family,
 )
+from airex.xml import ParseLimits
 
 
 class _Judging(_Acknowledging):
@@ -73,6 +75,8 @@ class _Judging(_Acknowledging):
                 inspection = inspection or inspect_stored(stored, _shown(row.file_name))
                 if inspection is not None:
                     return None, inspection
+            if row.size > _PARSE_LIMITS.max_bytes:  # never read into memory to be refused
+                return None, Inspection([_too_large(row.size)], Header(), None)
         return self.store.get(row.sha256), None
 
     def _read_flat(self, row: ReceivedMessage, whole: bool) -> Inspection | None:
@@ -201,3 +205,15 @@ class _Judging(_Acknowledging):
 def _shown(file_name: str | None) -> str | None:
     """The name a stored file's errors cite: the last part of the name it was handed in as."""
     return Path(file_name).name if file_name else None
+
+
+_PARSE_LIMITS = ParseLimits()
+
+
+def _too_large(size: int) -> MessageError:
+    return MessageError(
+        "SizeLimitExceeded",
+        f"document is too large: {size} bytes, the limit is {_PARSE_LIMITS.max_bytes} bytes "
+        "(only usage reports may be larger: they are read as a stream)",
+        status=MessageStatus.XML_NOT_WELL_FORMED,
+    )

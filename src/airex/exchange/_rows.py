@@ -89,7 +89,7 @@ def _received_values(
 ) -> dict[str, Any]:
     return {
         "sha256": sha256,
-        "size": len(item.data),
+        "size": item.size,
         "source": item.source,
         "file_name": item.file_name,
         "arrival_party": item.arrival_party,

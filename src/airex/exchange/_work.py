@@ -14,6 +14,7 @@ from airex.exchange import outbox as ob
 from airex.exchange.errors import ExchangeConfigError, TransientError
 from airex.exchange.hooks import ActionResult
 from airex.exchange.models import DeadLetter, ReceivedMessage
+from airex.exchange.store import HEAD_BYTES, Stored
 from airex.exchange.verdict import Verdict
 
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -43,6 +44,19 @@ class Incoming:
     arrival_party: str | None = None
     source: str = "send"
     intake_token: str | None = None
+    stored: Stored | None = None
+    """Set when the bytes were streamed into the store already (a large dropped file,
+    never held in memory): ``data`` is then empty and unused."""
+
+    @property
+    def size(self) -> int:
+        """How many bytes were handed in."""
+        return self.stored.size if self.stored is not None else len(self.data)
+
+    @property
+    def head(self) -> bytes:
+        """The first bytes handed in (enough to tell a flat report's HEAD)."""
+        return self.stored.head if self.stored is not None else self.data[:HEAD_BYTES]
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from celery import Celery, Task  # type: ignore[import-untyped]
+from celery.signals import worker_process_init  # type: ignore[import-untyped]
 from kombu.entity import Exchange as KombuExchange
 from kombu.entity import Queue
 
@@ -108,6 +110,10 @@ def make_celery(settings: ExchangeSettings, *, actions: ActionsFactory = no_acti
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_send_task_events=False,
         enable_utc=True,
+        # a task over its time raises SoftTimeLimitExceeded inside the pipeline, which gives
+        # its messages up (dead letters, with the reason); the hard limit is the backstop
+        task_soft_time_limit=settings.task_time_limit,
+        task_time_limit=settings.task_time_limit + 60,
     )
     app.conf[_SETTINGS_KEY] = settings
     app.conf[_ACTIONS_KEY] = actions
@@ -228,6 +234,17 @@ def actions_of(factory: ActionsFactory, settings: ExchangeSettings) -> CmoAction
     return actions
 
 
+def limit_memory(settings: ExchangeSettings) -> None:
+    """Cap this worker process's memory (``RLIMIT_DATA``) at ``worker_memory_limit``: a
+    message that needs more fails with ``MemoryError`` (a poison message: dead letters)
+    instead of taking the machine into an out-of-memory loop."""
+    limit = settings.worker_memory_limit
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
 def _register_tasks(app: Celery) -> None:
     settings = settings_of(app)
 
@@ -275,6 +292,7 @@ def start_worker(
     workers can run on one machine)."""
     actions_of(actions, settings)  # misconfigured actions stop the worker here, at once
     app = make_celery(settings, actions=actions)
+    worker_process_init.connect(lambda **_: limit_memory(settings), weak=False)
     argv = [
         "worker",
         f"--loglevel={loglevel}",

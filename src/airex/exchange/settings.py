@@ -35,6 +35,18 @@ Only :meth:`ExchangeSettings.from_env` reads the environment, and never at impor
     counted from the latest part (default 86400, a day): then the parts received are refused
     (``ReportPartMissing``, one acknowledgement to the sender saying which files never
     came) by ``airex serve``, and the report must be sent again whole.
+``AIREX_MAX_MESSAGE_BYTES``, ``AIREX_MAX_BATCH_BYTES``
+    the largest file a party may hand in (default 2 GiB: a usage report of ~10 M XML
+    records; larger reports travel as split flat files), and the most a batch may hold,
+    its files together, uncompressed (default 128 MiB: a batch is read into memory to be
+    checked; big reports travel alone). A larger file is refused (``SizeLimitExceeded``,
+    moved to ``drop/.rejected/``) before it is stored; a dropped file is streamed into the
+    store, never held in memory.
+``AIREX_TASK_TIME_LIMIT``, ``AIREX_WORKER_MEMORY_LIMIT``
+    how many seconds one processing task may run (default 3600; then the messages it was
+    processing go to the dead letters with the reason, never retried), and how many bytes of
+    memory a worker process may allocate (default 4 GiB, ``RLIMIT_DATA``; a message that
+    needs more fails with ``MemoryError`` and goes to the dead letters, the worker lives on).
 ``AIREX_CMO_ACTIONS``
     ``module:factory`` of the CMO's actions, overriding the factory the caller wires in
     (``airex worker`` / ``airex serve``: the CMO's business, ``airex.cmo:make_actions``);
@@ -71,10 +83,14 @@ __all__ = [
     "ENV_CMO_PARTY_ID",
     "ENV_HOME",
     "ENV_MAX_ATTEMPTS",
+    "ENV_MAX_BATCH_BYTES",
+    "ENV_MAX_MESSAGE_BYTES",
     "ENV_PARTS_TIMEOUT",
     "ENV_QUEUE_PREFIX",
     "ENV_REDELIVER_AFTER",
     "ENV_TASK_CHUNK",
+    "ENV_TASK_TIME_LIMIT",
+    "ENV_WORKER_MEMORY_LIMIT",
     "ROUTER_PARTY_ID",
     "ExchangeSettings",
     "read_clock",
@@ -91,6 +107,10 @@ ENV_CMO_ACTIONS = "AIREX_CMO_ACTIONS"
 ENV_TASK_CHUNK = "AIREX_TASK_CHUNK"
 ENV_CLOCK_FILE = "AIREX_CLOCK_FILE"
 ENV_PARTS_TIMEOUT = "AIREX_PARTS_TIMEOUT"
+ENV_MAX_MESSAGE_BYTES = "AIREX_MAX_MESSAGE_BYTES"
+ENV_MAX_BATCH_BYTES = "AIREX_MAX_BATCH_BYTES"
+ENV_TASK_TIME_LIMIT = "AIREX_TASK_TIME_LIMIT"
+ENV_WORKER_MEMORY_LIMIT = "AIREX_WORKER_MEMORY_LIMIT"
 
 EMBEDDED_BROKER_URL = "filesystem://"
 """The broker URL of the embedded default (message files under ``AIREX_HOME/broker``)."""
@@ -138,6 +158,10 @@ class ExchangeSettings:
     watch_interval: float = 0.5
     settle_time: float = 1.0
     parts_timeout: float = 86_400.0
+    max_message_bytes: int = 2 * 1024**3
+    max_batch_bytes: int = 128 * 1024**2
+    task_time_limit: float = 3600.0
+    worker_memory_limit: int = 4 * 1024**3
     actions: str | None = None
     broker_options: Mapping[str, Any] = field(default_factory=dict)
     clock_file: Path | None = None
@@ -156,6 +180,9 @@ class ExchangeSettings:
             )
         if self.task_chunk < 1:
             raise ExchangeConfigError(f"task_chunk must be at least 1, not {self.task_chunk}")
+        for limit in ("max_message_bytes", "max_batch_bytes", "worker_memory_limit"):
+            if getattr(self, limit) < 1:
+                raise ExchangeConfigError(f"{limit} must be at least 1, not {getattr(self, limit)}")
         if self.max_attempts < 1:
             raise ExchangeConfigError(f"max_attempts must be at least 1, not {self.max_attempts}")
         for name in (
@@ -164,6 +191,7 @@ class ExchangeSettings:
             "redeliver_after",
             "relay_interval",
             "parts_timeout",
+            "task_time_limit",
         ):
             if getattr(self, name) <= 0:
                 raise ExchangeConfigError(f"{name} must be positive, not {getattr(self, name)}")
@@ -205,6 +233,10 @@ class ExchangeSettings:
             ("redeliver_after", ENV_REDELIVER_AFTER, float),
             ("task_chunk", ENV_TASK_CHUNK, int),
             ("parts_timeout", ENV_PARTS_TIMEOUT, float),
+            ("max_message_bytes", ENV_MAX_MESSAGE_BYTES, int),
+            ("max_batch_bytes", ENV_MAX_BATCH_BYTES, int),
+            ("task_time_limit", ENV_TASK_TIME_LIMIT, float),
+            ("worker_memory_limit", ENV_WORKER_MEMORY_LIMIT, int),
         ):
             raw = text(name)
             if raw is not None:

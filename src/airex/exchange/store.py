@@ -23,13 +23,46 @@ import re
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from airex.exchange.errors import StoreError
 
-__all__ = ["MessageStore", "atomic_write", "atomic_write_many", "sha256_of"]
+__all__ = [
+    "HEAD_BYTES",
+    "MessageStore",
+    "Stored",
+    "TooLargeError",
+    "atomic_write",
+    "atomic_write_many",
+    "sha256_of",
+]
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+HEAD_BYTES = 1 << 16
+"""How much of a streamed file :class:`Stored` keeps (enough to tell a flat report's HEAD)."""
+_STREAM_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What :meth:`MessageStore.put_stream` stored: its hash, its size, its first bytes."""
+
+    sha256: str
+    size: int
+    head: bytes = field(repr=False)
+
+
+class TooLargeError(StoreError):
+    """A stream held more bytes than the limit it was stored under (nothing was kept)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"more than {limit} bytes (read {size} before stopping)")
+        self.size = size
+        self.limit = limit
 
 
 def sha256_of(data: bytes) -> str:
@@ -152,6 +185,43 @@ class MessageStore:
             if error is not None:
                 raise error
         return digests
+
+    def put_stream(self, stream: BinaryIO, limit: int | None = None) -> Stored:
+        """Store what ``stream`` holds (read in chunks, never whole), durably; return its
+        hash, size and first :data:`HEAD_BYTES` bytes. :class:`TooLargeError` (nothing
+        kept) when it holds more than ``limit`` bytes."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        temporary = self.root / f".incoming.{secrets.token_hex(8)}.tmp"
+        digest = hashlib.sha256()
+        size = 0
+        head = b""
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            while piece := stream.read(_STREAM_CHUNK):
+                size += len(piece)
+                if limit is not None and size > limit:
+                    raise TooLargeError(size, limit)
+                if len(head) < HEAD_BYTES:
+                    head += piece[: HEAD_BYTES - len(head)]
+                digest.update(piece)
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            temporary.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        sha = digest.hexdigest()
+        target = self.path(sha)
+        if target.exists():
+            temporary.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temporary, target)
+            _fsync_dir(target.parent)
+        return Stored(sha, size, head)
 
     def get(self, sha256: str) -> bytes:
         """The bytes stored under ``sha256``, checked against it.

@@ -37,7 +37,7 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 from airex.errors import MessageError, MessageStatus
-from airex.exchange._drop import EntryRefused, look, read_regular, reject, shown_name
+from airex.exchange._drop import EntryRefused, look, reject, shown_name, store_regular
 from airex.exchange.models import PartyRecord
 from airex.exchange.pipeline import Exchange
 
@@ -133,10 +133,9 @@ class DropWatcher:
             except FileNotFoundError:
                 continue  # another watcher took it
             claimed.append((token, target))
-        self._receive(party, claimed)
-        return len(claimed)
+        return self._receive(party, claimed)
 
-    def _receive(self, party: PartyRecord, claimed: list[tuple[str, Path]]) -> None:
+    def _receive(self, party: PartyRecord, claimed: list[tuple[str, Path]]) -> int:
         from airex.exchange.pipeline import Incoming
 
         drop = Path(party.folder or ".") / "drop"
@@ -159,18 +158,22 @@ class DropWatcher:
                 batches.append((token, path))
                 continue
             try:
-                data = read_regular(path)
+                stored = store_regular(
+                    path, self.exchange.store, self.exchange.settings.max_message_bytes
+                )
             except EntryRefused as refused:
                 self._refuse(party, drop, path, refused.error)
                 continue
             singles.append((token, path))
-            items.append(Incoming(data, path.name.split("__", 1)[1], party.party_id, "drop", token))
+            name = path.name.split("__", 1)[1]
+            items.append(Incoming(b"", name, party.party_id, "drop", token, stored=stored))
         if singles:
             ids = self.exchange.receive(items)
             for index, (_, path) in enumerate(singles):
                 received = f"#{ids[index]}" if len(ids) == len(singles) else "received before"
                 log.info("%s: took %s: %s", party.party_id, _dropped(path), received)
                 path.unlink(missing_ok=True)
+        taken = len(singles)
         for token, path in batches:
             intake = self.exchange.receive_path(
                 path, arrival_party=party.party_id, source="drop", intake_token=token
@@ -196,6 +199,8 @@ class DropWatcher:
                 ", ".join(f"#{i}" for i in intake.received_ids) or "received before",
             )
             _remove(path)
+            taken += 1
+        return taken
 
     def _refuse(self, party: PartyRecord, drop: Path, path: Path, error: MessageError) -> None:
         """Move ``path`` into ``drop/.rejected/`` and acknowledge the refusal to the party;
@@ -206,7 +211,7 @@ class DropWatcher:
         if self._refused.get(path) is not None:
             return
         try:
-            moved = reject(drop, path, error)
+            moved = reject(drop, path, error, shown)
         except OSError as exc:
             self._refused[path] = error.code
             log.error(
@@ -261,14 +266,14 @@ class DropWatcher:
             pending.append((token, path))
         if pending:
             log.info("%s: taking %d file(s) a stopped watcher left", party.party_id, len(pending))
-            self._receive(party, pending)
+            self._receive(party, pending)  # counted when it was first seen
 
 
 def _unreadable(exc: OSError) -> MessageError:
     return MessageError(
         "FileUnreadable",
         f"cannot be read: {(exc.strerror or type(exc).__name__).lower()}",
-        status=MessageStatus.XML_NOT_WELL_FORMED,
+        status=MessageStatus.INTERNAL_ERROR,
     )
 
 

@@ -138,7 +138,9 @@ CODES: dict[str, ErrorCode] = {
             "a dropped entry is a link, FIFO, socket or device (links are never followed)",
         ),
         ErrorCode(
-            "FileNameInvalid", _NWF, "a dropped name is not UTF-8, has control characters, or is long"
+            "FileNameInvalid",
+            _NWF,
+            "a dropped name is not UTF-8, has control characters or is long",
         ),
         ErrorCode("FolderTooDeep", _NWF, "a dropped batch folder nests deeper than the limit (8)"),
         # --- royalties: a priced usage report's warnings (the report is accepted) ---
