@@ -18,6 +18,7 @@ LEDGER_ALL = [
     "AccountKey",
     "AccountKind",
     "AccountPublic",
+    "AlreadyGrantedError",
     "BalancePublic",
     "CheckReport",
     "DatabaseConfig",

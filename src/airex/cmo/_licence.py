@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -27,7 +27,7 @@ from airex.db import read_transaction
 from airex.errors import MessageError, MessageStatus
 from airex.exchange.models import message as message_table
 from airex.exchange.models import received as received_table
-from airex.ledger import GrantRecord, GrantRegister
+from airex.ledger import AlreadyGrantedError, GrantRecord, GrantRegister
 from airex.messages import LicenceMessage, LicenceOfferMessage, parse, serialise
 from airex.messages.codes import LicenceStatus, MessageControlType
 from airex.messages.common import MessageHeader, Party, WorkId
@@ -290,16 +290,7 @@ def grant_licence(
     source_id = f"{cmo}:{message_id}"
     earlier = [s for s in register.history(licence_id) if s.source_message_id != source_id]
     if earlier:
-        return _refused(
-            MessageError(
-                "RequestAlreadyGranted",
-                f"request {asked.request_id} of {licensee} for offer {offer.offer_id} was "
-                f"granted before, as licence {licence_id} (message "
-                f"{earlier[0].source_message_id}); a new request needs a new RequestId",
-                path=f"{root}/RequestId",
-                status=MessageStatus.BUSINESS_RULE_VIOLATION,
-            )
-        )
+        return _already(asked.request_id, licensee, offer.offer_id, licence_id, earlier[0])
     terms = offer.licence_terms.model_copy(deep=True)
     if start is not None:
         terms.term.start_date = start
@@ -323,8 +314,24 @@ def grant_licence(
         ),
     )
     raw = serialise(licence)
-    result = register.record(grant_record_from_licence(licence, raw))
+    try:  # the check above, again under the licence's lock: a racing request lost
+        result = register.record(grant_record_from_licence(licence, raw), first=True)
+    except AlreadyGrantedError as exc:
+        return _already(asked.request_id, licensee, offer.offer_id, licence_id, exc)
     return Grant(licence=licence, raw=raw, created=result.created)
+
+
+def _already(request_id: str, licensee: str, offer_id: str, licence_id: str, earlier: Any) -> Grant:
+    return _refused(
+        MessageError(
+            "RequestAlreadyGranted",
+            f"request {request_id} of {licensee} for offer {offer_id} was granted before, "
+            f"as licence {licence_id} (message {earlier.source_message_id}); a new request "
+            "needs a new RequestId",
+            path="/LicenceRequestMessage/LicenceRequest/RequestId",
+            status=MessageStatus.BUSINESS_RULE_VIOLATION,
+        )
+    )
 
 
 def _within(day: date, start: date, end: date | None) -> bool:

@@ -29,6 +29,7 @@ from airex.db import (
 )
 from airex.ledger.check import INVARIANTS, CheckReport, Violation, check_ledger
 from airex.ledger.errors import (
+    AlreadyGrantedError,
     DatabaseConfigError,
     IdempotencyConflictError,
     InvalidAmountError,
@@ -74,6 +75,7 @@ __all__ = [
     "AccountKey",
     "AccountKind",
     "AccountPublic",
+    "AlreadyGrantedError",
     "BalancePublic",
     "CheckReport",
     "DatabaseConfig",

@@ -64,6 +64,16 @@ class InvalidGrantError(LedgerError, ValueError):
     """A grant record with impossible terms (no use type, term ending before it starts...)."""
 
 
+class AlreadyGrantedError(LedgerError, ValueError):
+    """A first grant of a licence that another message granted already (``source_message_id``
+    says which): two requests raced, and only the first may grant."""
+
+    def __init__(self, message: str, *, licence_id: str, source_message_id: str) -> None:
+        super().__init__(message)
+        self.licence_id = licence_id
+        self.source_message_id = source_message_id
+
+
 class IdempotencyConflictError(LedgerError, ValueError):
     """The idempotency key was posted before with different content.
 

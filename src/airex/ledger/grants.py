@@ -64,7 +64,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from airex.db import backend_of, chunked, insert_for, read_transaction, run_write
-from airex.ledger.errors import IdempotencyConflictError, InvalidGrantError
+from airex.ledger.errors import AlreadyGrantedError, IdempotencyConflictError, InvalidGrantError
 from airex.ledger.models import (
     KEY_LENGTH,
     PARTY_LENGTH,
@@ -260,19 +260,22 @@ class GrantRegister:
             require_current(engine)
         self.engine = engine
 
-    def record(self, grant: GrantRecord) -> GrantResult:
+    def record(self, grant: GrantRecord, *, first: bool = False) -> GrantResult:
         """Record one licence state; recording the same source message again returns the first.
 
         Raises :class:`~airex.ledger.IdempotencyConflictError` when the source message id was
-        recorded before with different content.
+        recorded before with different content. With ``first``, the state must be the
+        licence's first: :class:`~airex.ledger.AlreadyGrantedError` when another message
+        recorded one before (checked under the licence's lock: of two requests racing for one
+        licence, exactly one grants).
         """
         if not isinstance(grant, GrantRecord):
             raise TypeError(f"record takes a GrantRecord, not {type(grant).__name__}")
-        grant_id, created = run_write(self.engine, lambda c: self._write(c, grant))
+        grant_id, created = run_write(self.engine, lambda c: self._write(c, grant, first))
         return GrantResult(self._load(sa.select(_GRANT).where(_GRANT.c.id == grant_id))[0], created)
 
     @staticmethod
-    def _write(connection: Connection, grant: GrantRecord) -> tuple[int, bool]:
+    def _write(connection: Connection, grant: GrantRecord, only_first: bool) -> tuple[int, bool]:
         source_id = grant.source_message_id
         assert source_id is not None  # filled in by GrantRecord
         if backend_of(connection.engine) == "postgresql":
@@ -288,6 +291,13 @@ class GrantRegister:
             .order_by(_GRANT.c.issued_at, _GRANT.c.id)
             .limit(1)
         ).first()
+        if only_first and first is not None and first.source_message_id != source_id:
+            raise AlreadyGrantedError(
+                f"licence {grant.licence_id!r} was granted before (message "
+                f"{first.source_message_id!r})",
+                licence_id=grant.licence_id,
+                source_message_id=str(first.source_message_id),
+            )
         if first is not None and (first.licensor, first.licensee) != (
             grant.licensor,
             grant.licensee,
