@@ -36,7 +36,12 @@ from airex.royalties.distribution import (
     PeriodSpec,
     UnknownSettledDocumentError,
 )
-from airex.royalties.errors import PricingError, ReportRefusedError
+from airex.royalties.errors import (
+    PaymentDateError,
+    PricingError,
+    ReportRefusedError,
+    ZeroPaymentError,
+)
 from airex.royalties.statements import Statement, build_statements, statement_id
 
 if TYPE_CHECKING:
@@ -108,12 +113,15 @@ def invoice_report(
     *,
     file_name: str | None,
     service: InvoiceService,
+    issued_on: date | None = None,
 ) -> Invoicing:
     """Price the usage report whose bytes are the stored file ``stored`` (streamed, never
     loaded whole nor materialised: its header comes from the same stream; a folder is a flat
     report's view, its files those of the report) and return the
-    Invoice (and CreditNote) to send, with the held usage as warnings. The IssueDate is the
-    report's MessageCreatedDateTime (UTC date).
+    Invoice (and CreditNote) to send, with the held usage as warnings. The IssueDate (and
+    the ledger's effective date) is ``issued_on``, the day the exchange received the report
+    (a licensee never chooses the CMO's accounting dates); without it, the report's
+    MessageCreatedDateTime (UTC date).
 
     Records are cited by the name the report was handed in under (the held records, the
     acknowledgement's warnings), not by the store's hash. The reading validates every record
@@ -126,7 +134,7 @@ def invoice_report(
     try:
         report = reader.header
         header = report.message_header
-        issue_date = to_second(header.message_created_date_time).date()
+        issue_date = issued_on or to_second(header.message_created_date_time).date()
         name = _report_file_name(file_name, header.message_id)
         rows = (UsageRow._make((*row[:-1], name)) for row in reader)
         result = service.invoice(
@@ -270,6 +278,8 @@ def settle_payment(
     engine: Engine,
     period_length: StatementPeriod = "quarter",
     reachable: Callable[[str], bool] | None = None,
+    received_on: date | None = None,
+    days_ahead: int = 0,
 ) -> Settlement:
     """Record a licensee's payment, distribute it, and state and pay out each rightsholder's
     share of it (see ``docs/cmo-actions.md``); or say why the payment is refused.
@@ -294,7 +304,27 @@ def settle_payment(
             )
         )
     try:
-        recorded = distributor.record_payment(message)
+        recorded = distributor.record_payment(
+            message, received_on=received_on, days_ahead=days_ahead
+        )
+    except PaymentDateError as exc:
+        return Settlement(
+            error=MessageError(
+                "PaymentDateOutOfRange",
+                str(exc),
+                path=f"{root}/PaymentDate",
+                status=MessageStatus.BUSINESS_RULE_VIOLATION,
+            )
+        )
+    except ZeroPaymentError as exc:
+        return Settlement(
+            error=MessageError(
+                "ZeroPayment",
+                str(exc),
+                path=f"{root}/PaidAmount",
+                status=MessageStatus.BUSINESS_RULE_VIOLATION,
+            )
+        )
     except UnknownSettledDocumentError as exc:
         return Settlement(
             error=MessageError(

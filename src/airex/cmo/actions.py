@@ -301,6 +301,7 @@ class CmoBusinessActions:
             message.path or self.store.path(received.sha256),
             file_name=received.file_name,
             service=self.services(engine).invoices,
+            issued_on=received.received_at.date(),  # the exchange's clock, not the report's
         )
         if done.invalid:
             return ActionResult(status=done.invalid[0].status, errors=done.invalid, validated=False)
@@ -330,6 +331,8 @@ class CmoBusinessActions:
             engine=engine,
             period_length=self.statement_period,
             reachable=reachable,
+            received_on=received.received_at.date(),  # the exchange's clock at receipt
+            days_ahead=self.royalties.payment_days_ahead,
         )
         if done.error is not None:
             return _refused(done.error)

@@ -199,7 +199,7 @@ class _Judging(_Acknowledging):
 
     def _duplicate_of(self, verdict: Verdict) -> int | None:
         with _reading(self.engine) as connection:
-            return _earlier_copy(connection, verdict)
+            return _earlier_copy(connection, verdict, self.settings.cmo_party_id)
 
 
 def _shown(file_name: str | None) -> str | None:

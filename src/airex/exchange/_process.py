@@ -234,7 +234,8 @@ class _Processing(_DeadLetters):
         candidates = [i for i in live if i.verdict.accepted and i.duplicate_of is None]
         if not candidates:
             return set()
-        answered = _answered(connection, [i.verdict for i in candidates])
+        cmo = self.settings.cmo_party_id
+        answered = _answered(connection, [i.verdict for i in candidates], cmo)
         for item in candidates:
             first = answered.get(_key(item.verdict))
             if first is not None:
@@ -256,7 +257,7 @@ class _Processing(_DeadLetters):
         claimed = {int(r) for r in connection.execute(statement, values).scalars()}
         for item in candidates:
             if item.row.id not in claimed:
-                self._as_duplicate(item, _earlier_copy(connection, item.verdict))
+                self._as_duplicate(item, _earlier_copy(connection, item.verdict, cmo))
         return claimed
 
     def _as_duplicate(self, item: _Work, first: int | None) -> None:

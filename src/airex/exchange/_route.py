@@ -118,7 +118,7 @@ class _Routing(_Base):
                 "created_at": now,
             }
             if verdict.accepted:
-                earlier = _earlier_copy(connection, verdict)
+                earlier = _earlier_copy(connection, verdict, self.settings.cmo_party_id)
                 if earlier is None:
                     taken = connection.execute(
                         _insert_ignore(connection, sent)
@@ -128,7 +128,7 @@ class _Routing(_Base):
                     if taken is not None:
                         owed.extend(self._route_bytes(verdict, row.id, answer.sha256))
                         continue
-                    earlier = _earlier_copy(connection, verdict)
+                    earlier = _earlier_copy(connection, verdict, self.settings.cmo_party_id)
                 status = MessageStatus.DUPLICATE_MESSAGE
                 errors = [_duplicate_error(verdict, earlier or row.id)]
                 values.update(status=status.value, errors=errors_to_json(errors))

@@ -220,24 +220,28 @@ def _first_reception(connection: Connection, verdict: Verdict) -> int | None:
     return found
 
 
-def _earlier_copy(connection: Connection, verdict: Verdict) -> int | None:
+def _earlier_copy(connection: Connection, verdict: Verdict, cmo: str | None) -> int | None:
     """The received id of the message that took ``verdict``'s (sender, MessageId) before:
     a received message, or the message a CMO's answer with that id answered."""
     first = _first_reception(connection, verdict)
     if first is not None:
         return first
-    return _answered(connection, [verdict]).get(_key(verdict))
+    return _answered(connection, [verdict], cmo).get(_key(verdict))
 
 
 def _key(verdict: Verdict) -> tuple[str, str]:
     return verdict.header.sender or "", verdict.header.message_id or ""
 
 
-def _answered(connection: Connection, verdicts: Sequence[Verdict]) -> dict[tuple[str, str], int]:
+def _answered(
+    connection: Connection, verdicts: Sequence[Verdict], cmo: str | None
+) -> dict[tuple[str, str], int]:
     """Of the (sender, MessageId) pairs of ``verdicts``, those a CMO's answer took: each with
     the received id of the message it answered. The CMO's answers and the messages received
-    share one space of (sender, MessageId): a message reusing an answer's is a duplicate."""
-    pairs = sorted({_key(v) for v in verdicts})
+    share one space of (sender, MessageId): a message reusing an answer's is a duplicate.
+    An answer is judged as the CMO's own message (sent by ``cmo``), so only the CMO's
+    messages are looked up: the others cost no query."""
+    pairs = sorted({_key(v) for v in verdicts if cmo is not None and v.header.sender == cmo})
     if not pairs:
         return {}
     rows = connection.execute(

@@ -240,6 +240,12 @@ CODES: dict[str, ErrorCode] = {
         ErrorCode("UnknownInvoice", _REF, "a payment settles an invoice never issued"),
         ErrorCode("Overpayment", _BR, "a payment applies more than is still open on an invoice"),
         ErrorCode("PaymentRefused", _BR, "a payment cannot be recorded (see the text)"),
+        ErrorCode(
+            "PaymentDateOutOfRange",
+            _BR,
+            "a PaymentDate before the invoice's issue or after the payment was received",
+        ),
+        ErrorCode("ZeroPayment", _BR, "a payment applies no amount above zero"),
     ]
 }
 

@@ -79,6 +79,7 @@ from airex.royalties.errors import (
     DistributionError,
     NotLicenseeError,
     OverpaymentError,
+    PaymentDateError,
     PaymentError,
     PricingError,
     ReportConflictError,
@@ -89,6 +90,7 @@ from airex.royalties.errors import (
     UnknownLicenceError,
     UnknownReportError,
     UnknownSettledDocumentError,
+    ZeroPaymentError,
 )
 from airex.royalties.pricing import (
     HELD_REASONS,
@@ -137,6 +139,7 @@ __all__ = [
     "NotLicenseeError",
     "OverpaymentError",
     "PayableInvoice",
+    "PaymentDateError",
     "PaymentError",
     "PeriodSpec",
     "PricedInvoice",
@@ -163,6 +166,7 @@ __all__ = [
     "UnknownReportError",
     "UnknownSettledDocumentError",
     "UsageCheck",
+    "ZeroPaymentError",
     "billing_fraction",
     "build_statements",
     "current_revision",

@@ -74,6 +74,8 @@ class PayableInvoice:
     licensee: str
     currency: str
     total_minor: int
+    issue_date: date | None = None
+    """When it was issued (``None``: not known to this source): a payment cannot precede it."""
 
 
 class InvoiceSource(Protocol):
@@ -114,6 +116,7 @@ class StoredInvoices:
             found.licensee,
             found.currency,
             int(found.total_minor),
+            found.issue_date,
         )
 
     def load(self, invoice_id: str) -> PricedInvoice:

@@ -5,7 +5,7 @@ invoice it settles, recorded once (by payer, PaymentId and InvoiceId), and the c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -14,7 +14,13 @@ from sqlalchemy.engine import Connection
 from airex.db import backend_of
 from airex.royalties import _distribution_store as store
 from airex.royalties._distribution_types import InvoiceSource, PayableInvoice
-from airex.royalties.errors import OverpaymentError, PaymentError, UnknownSettledDocumentError
+from airex.royalties.errors import (
+    OverpaymentError,
+    PaymentDateError,
+    PaymentError,
+    UnknownSettledDocumentError,
+    ZeroPaymentError,
+)
 
 if TYPE_CHECKING:
     from airex.ledger import NewEntry
@@ -87,6 +93,33 @@ def settled_invoices(
             raise PaymentError(f"{doc}: {exc}") from None
         wanted.append((invoice, minor))
     return payment, wanted
+
+
+def check_payment_dates(
+    payment: Any,
+    wanted: Sequence[tuple[PayableInvoice, int]],
+    received_on: date | None,
+    days_ahead: int,
+) -> None:
+    """Refuse a payment of nothing, or dated before an invoice it settles was issued or
+    after ``received_on`` + ``days_ahead`` days (see ``Distributor.record_payment``)."""
+    where = f"payment {payment.payment_id} of {payment.payer.party_id}"
+    if not any(minor > 0 for _, minor in wanted):
+        raise ZeroPaymentError(f"{where}: pays nothing; a payment applies an amount above zero")
+    day = payment.payment_date
+    for invoice, _ in wanted:
+        if invoice.issue_date is not None and day < invoice.issue_date:
+            raise PaymentDateError(
+                f"{where}: PaymentDate {day.isoformat()} is before invoice "
+                f"{invoice.invoice_id} was issued ({invoice.issue_date.isoformat()})"
+            )
+    if received_on is not None and day > received_on + timedelta(days=days_ahead):
+        raise PaymentDateError(
+            f"{where}: PaymentDate {day.isoformat()} is after the payment was received "
+            f"({received_on.isoformat()}"
+            + (f", plus {days_ahead} days" if days_ahead else "")
+            + "): a payment is notified once it is made"
+        )
 
 
 def cash_entries(payment: Any, wanted: Sequence[tuple[PayableInvoice, int]]) -> list[NewEntry]:

@@ -32,6 +32,7 @@ by the next one from what was stored (the same entries, so nothing new if they w
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -62,7 +63,12 @@ from airex.royalties._distribution_types import (
     SharesSource,
     StoredInvoices,
 )
-from airex.royalties._payments import cash_entries, record_one, settled_invoices
+from airex.royalties._payments import (
+    cash_entries,
+    check_payment_dates,
+    record_one,
+    settled_invoices,
+)
 from airex.royalties.errors import (
     DistributionError,
     OverpaymentError,
@@ -131,7 +137,14 @@ class Distributor:
         return self._shares
 
     # --- payments ----------------------------------------------------------------------------
-    def record_payment(self, message: Any, *, distribute: bool = True) -> list[RecordedPayment]:
+    def record_payment(
+        self,
+        message: Any,
+        *,
+        distribute: bool = True,
+        received_on: date | None = None,
+        days_ahead: int = 0,
+    ) -> list[RecordedPayment]:
         """Record a :class:`~airex.messages.PaymentNotificationMessage` of licence fees.
 
         Every SettledDocument must be an invoice issued here by the payee to the payer, in the
@@ -141,8 +154,14 @@ class Distributor:
         the message is recorded. A message recorded before is recognised (``created`` is
         ``False``); the same PaymentId and invoice with another amount or date is refused.
         With ``distribute`` each recorded amount is then distributed.
+
+        Dates and amounts are checked before anything is written: a payment of nothing is
+        :class:`ZeroPaymentError`; a PaymentDate before an invoice it settles was issued, or
+        (given ``received_on``, the day the payment reached the CMO) more than ``days_ahead``
+        days after it, is :class:`PaymentDateError`.
         """
         payment, wanted = settled_invoices(message, self.invoices)
+        check_payment_dates(payment, wanted, received_on, days_ahead)
         payer = payment.payer.party_id
         payee = payment.payee.party_id
         day = payment.payment_date

@@ -115,5 +115,14 @@ class UnknownSettledDocumentError(PaymentError):
     """A SettledDocument names an invoice that was never issued here."""
 
 
+class PaymentDateError(PaymentError):
+    """A PaymentDate before an invoice it settles was issued, or after the day the payment
+    was received (plus the tolerance the caller allows)."""
+
+
+class ZeroPaymentError(PaymentError):
+    """A payment of nothing: no AppliedAmount above zero."""
+
+
 class OverpaymentError(PaymentError):
     """An AppliedAmount is more than what is still open on the invoice."""

@@ -7,6 +7,9 @@
     the CMO's administration fee on distributions, 0–100 (default ``15``).
 ``AIREX_INVOICE_DUE_DAYS``
     days from an invoice's IssueDate to its DueDate (default ``30``).
+``AIREX_PAYMENT_DAYS_AHEAD``
+    how many days after the day a payment reaches the CMO its PaymentDate may be (default
+    ``0``: a payment is notified once it is made; 0–31).
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ __all__ = [
     "ENV_ADMIN_FEE_PERCENT",
     "ENV_CMO_PARTY_ID",
     "ENV_INVOICE_DUE_DAYS",
+    "ENV_PAYMENT_DAYS_AHEAD",
     "RoyaltySettings",
 ]
 
 ENV_CMO_PARTY_ID = "AIREX_CMO_PARTY_ID"
 ENV_ADMIN_FEE_PERCENT = "AIREX_ADMIN_FEE_PERCENT"
 ENV_INVOICE_DUE_DAYS = "AIREX_INVOICE_DUE_DAYS"
+ENV_PAYMENT_DAYS_AHEAD = "AIREX_PAYMENT_DAYS_AHEAD"
 
 _PARTY_ID = re.compile(r"^PADPIDA[A-Za-z0-9]+$")
 
@@ -41,11 +46,13 @@ class RoyaltySettings:
     report under a licence granted by another party is refused). ``admin_fee_percent``: the
     administration fee kept on distributions (0–100, at most 4 fraction digits).
     ``due_days``: an invoice falls due this many days after it is issued (0–3650).
+    ``payment_days_ahead``: how far past the day of its receipt a PaymentDate may be (0–31).
     """
 
     cmo_party_id: str | None
     admin_fee_percent: Decimal = Decimal("15")
     due_days: int = 30
+    payment_days_ahead: int = 0
 
     def __post_init__(self) -> None:
         if self.cmo_party_id is not None and (
@@ -76,11 +83,15 @@ class RoyaltySettings:
             raise RoyaltiesConfigError(f"due days {self.due_days!r} is not a whole number")
         if not 0 <= self.due_days <= 3650:
             raise RoyaltiesConfigError(f"due days {self.due_days} is not between 0 and 3650")
+        ahead = self.payment_days_ahead
+        if isinstance(ahead, bool) or not isinstance(ahead, int) or not 0 <= ahead <= 31:
+            raise RoyaltiesConfigError(f"payment days ahead {ahead!r} is not between 0 and 31")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RoyaltySettings:
         """The settings the environment asks for (``AIREX_CMO_PARTY_ID``,
-        ``AIREX_ADMIN_FEE_PERCENT``, ``AIREX_INVOICE_DUE_DAYS``), else the defaults."""
+        ``AIREX_ADMIN_FEE_PERCENT``, ``AIREX_INVOICE_DUE_DAYS``, ``AIREX_PAYMENT_DAYS_AHEAD``),
+        else the defaults."""
         env = os.environ if environ is None else environ
         cmo = env.get(ENV_CMO_PARTY_ID, "").strip() or None
         fee_text = env.get(ENV_ADMIN_FEE_PERCENT, "").strip()
@@ -100,7 +111,15 @@ class RoyaltySettings:
                     f"${ENV_INVOICE_DUE_DAYS} is {days_text!r}; expected a number of days"
                 )
             days = int(days_text)
+        ahead_text = env.get(ENV_PAYMENT_DAYS_AHEAD, "").strip()
+        if ahead_text and not ahead_text.isdigit():
+            raise RoyaltiesConfigError(
+                f"${ENV_PAYMENT_DAYS_AHEAD} is {ahead_text!r}; expected a number of days"
+            )
+        ahead = int(ahead_text) if ahead_text else 0
         try:
-            return cls(cmo_party_id=cmo, admin_fee_percent=fee, due_days=days)
+            return cls(
+                cmo_party_id=cmo, admin_fee_percent=fee, due_days=days, payment_days_ahead=ahead
+            )
         except RoyaltiesConfigError as exc:
             raise RoyaltiesConfigError(f"from the environment: {exc}") from None
