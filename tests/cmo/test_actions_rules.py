@@ -27,6 +27,7 @@ from exchange_support import CMO, DEV, RH1, RH2, Env, payment
 
 from airex.demo import TIMELINE, Scenario
 from airex.exchange import Exchange
+from airex.exchange.settings import read_clock, write_clock
 from airex.ledger import AccountKey, AccountKind, GrantRegister, Journal, check_ledger
 from airex.messages import (
     Acknowledgement,
@@ -105,6 +106,11 @@ def _invoiced(world: World, tmp_path: Path) -> InvoiceMessage:
 
 
 def _payment(world: World, invoice: InvoiceMessage, cents: int, day: date) -> bytes:
+    """A payment of ``cents`` made on ``day``; the exchange's clock moves to that day (a
+    payment is notified once it is made, and one dated later than its receipt is refused)."""
+    assert world.env.settings.clock_file is not None
+    noon = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=12)
+    write_clock(world.env.settings.clock_file, max(noon, read_clock(world.env.settings.clock_file)))
     message = world.scenario.payment(invoice, paid_on=day)
     amount = Amount.of(Decimal(cents).scaleb(-2), "EUR")
     message.payment.paid_amount = amount

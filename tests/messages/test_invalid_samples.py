@@ -134,15 +134,18 @@ BATCH_ONLY = {
 # Refusals of a usage report by pricing: stored reports and licences decide them, not the
 # message alone (tested in tests/royalties).
 PRICING_ONLY = {"ReportConflict", "ReportNotPriced"}
-# Refusals by the CMO's actions: the registry, the offers the CMO sent and the invoices it
-# issued decide them (tested in tests/cmo/test_actions_rules.py).
+# Refusals by the CMO's actions: the registry, the offers the CMO sent, the invoices it
+# issued and the exchange's clock decide them (tested in tests/cmo/test_actions_rules.py and
+# tests/adversarial/test_dates.py).
 CMO_ACTIONS_ONLY = {
     "DeclarationRefused",
     "OfferExpired",
     "Overpayment",
+    "PaymentDateOutOfRange",
     "PaymentRefused",
     "RequestAlreadyGranted",
     "StartDateOutsideTerm",
+    "ZeroPayment",
 }
 
 

@@ -304,6 +304,11 @@ def settle_payment(
             )
         )
     try:
+        if all(d.applied_amount.value <= 0 for d in payment.settled_documents):
+            raise ZeroPaymentError(
+                f"payment {payment.payment_id} of {payer} pays nothing; a payment applies "
+                "an amount above zero"
+            )
         recorded = distributor.record_payment(
             message, received_on=received_on, days_ahead=days_ahead
         )

@@ -19,7 +19,6 @@ from airex.royalties.errors import (
     PaymentDateError,
     PaymentError,
     UnknownSettledDocumentError,
-    ZeroPaymentError,
 )
 
 if TYPE_CHECKING:
@@ -101,11 +100,9 @@ def check_payment_dates(
     received_on: date | None,
     days_ahead: int,
 ) -> None:
-    """Refuse a payment of nothing, or dated before an invoice it settles was issued or
-    after ``received_on`` + ``days_ahead`` days (see ``Distributor.record_payment``)."""
+    """Refuse a payment dated before an invoice it settles was issued or after
+    ``received_on`` + ``days_ahead`` days (see ``Distributor.record_payment``)."""
     where = f"payment {payment.payment_id} of {payment.payer.party_id}"
-    if not any(minor > 0 for _, minor in wanted):
-        raise ZeroPaymentError(f"{where}: pays nothing; a payment applies an amount above zero")
     day = payment.payment_date
     for invoice, _ in wanted:
         if invoice.issue_date is not None and day < invoice.issue_date:

@@ -155,10 +155,11 @@ class Distributor:
         ``False``); the same PaymentId and invoice with another amount or date is refused.
         With ``distribute`` each recorded amount is then distributed.
 
-        Dates and amounts are checked before anything is written: a payment of nothing is
-        :class:`ZeroPaymentError`; a PaymentDate before an invoice it settles was issued, or
-        (given ``received_on``, the day the payment reached the CMO) more than ``days_ahead``
-        days after it, is :class:`PaymentDateError`.
+        Dates are checked before anything is written: a PaymentDate before an invoice it
+        settles was issued, or (given ``received_on``, the day the payment reached the CMO)
+        more than ``days_ahead`` days after it, is :class:`PaymentDateError`. (A payment of
+        nothing is recorded and distributes nothing; the exchange's CMO refuses one before it
+        gets here: :class:`ZeroPaymentError`.)
         """
         payment, wanted = settled_invoices(message, self.invoices)
         check_payment_dates(payment, wanted, received_on, days_ahead)

@@ -121,7 +121,8 @@ class PaymentDateError(PaymentError):
 
 
 class ZeroPaymentError(PaymentError):
-    """A payment of nothing: no AppliedAmount above zero."""
+    """A payment of nothing: no AppliedAmount above zero (refused by the CMO's actions; the
+    royalties record one as distributing nothing)."""
 
 
 class OverpaymentError(PaymentError):
