@@ -139,6 +139,7 @@ PRICING_ONLY = {"ReportConflict", "ReportNotPriced"}
 # tests/adversarial/test_dates.py).
 CMO_ACTIONS_ONLY = {
     "DeclarationRefused",
+    "LicenceStateRefused",
     "OfferExpired",
     "Overpayment",
     "PaymentDateOutOfRange",

@@ -16,6 +16,9 @@ message's family up in a table (:attr:`CmoBusinessActions.handlers`, one handler
     PaymentNotificationMessage  → recorded and distributed; each rightsholder the payment
                                   reached gets a RoyaltyStatementMessage and a payout
                                   PaymentNotificationMessage, and the payout is posted
+    LicenceMessage (the CMO's   → a later state of its licence (Suspended, Revoked, Expired,
+    own, :attr:`records_sent`)    Granted again) recorded in the grant register: pricing
+                                  then holds usage under a licence no longer in force
     anything else               → accepted, no effect
 
 Rejections are results (an acknowledgement status with its error codes), never exceptions;
@@ -55,7 +58,9 @@ from airex.exchange.directory import ENTITLEMENTS, PartyDirectory
 from airex.exchange.errors import ExchangeConfigError
 from airex.exchange.hooks import Accepted, ActionResult, CmoActions, NoActions, OutgoingMessage
 from airex.exchange.store import MessageStore
+from airex.ledger import IdempotencyConflictError, InvalidGrantError
 from airex.messages import (
+    LicenceMessage,
     LicenceRequestMessage,
     PaymentNotificationMessage,
     WorkDeclarationMessage,
@@ -149,8 +154,13 @@ class CmoBusinessActions:
             "LicenceRequestMessage": self.grant,
             "UsageReportMessage": self.invoice,
             "PaymentNotificationMessage": self.settle,
+            "LicenceMessage": self.record_licence,
         }
         """The table: message type → its handler (a family not listed is accepted, no effect)."""
+        self.records_sent = frozenset({"LicenceMessage"})
+        """The CMO's own messages the actions record (the exchange calls ``act`` for them):
+        a licence's later states (Suspended, Revoked, Expired, reinstated) go into the grant
+        register, so that pricing holds usage under a licence no longer in force."""
         self.validates_streamed = frozenset({"UsageReportMessage"})
         """The streamed families whose handler validates every record in the pass that acts
         on it (pricing's strict reading): the exchange does not read them twice."""
@@ -308,6 +318,43 @@ class CmoBusinessActions:
         if done.error is not None:
             return _refused(done.error)
         return ActionResult(errors=done.warnings, outgoing=_checked(done.outgoing), validated=True)
+
+    def record_licence(
+        self, message: Accepted, raw: bytes | None, received: ReceivedMessage, engine: Engine
+    ) -> ActionResult:
+        """Record a state of a licence the CMO sends (a LicenceMessage it dropped: Suspended,
+        Revoked, Expired, or Granted again) in the grant register; refused when the CMO is
+        not its licensor or the register cannot take it (another licence's parties)."""
+        licence = message.model()
+        assert isinstance(licence, LicenceMessage)
+        root = "/LicenceMessage/Licence"
+        if licence.licence.licensor.party_id != self.cmo:
+            return _refused(
+                MessageError(
+                    "LicenceStateRefused",
+                    f"licence {licence.licence.licence_id} names "
+                    f"{licence.licence.licensor.party_id} as its licensor; the CMO records "
+                    "only its own licences",
+                    path=f"{root}/Licensor/PartyId",
+                    status=MessageStatus.BUSINESS_RULE_VIOLATION,
+                )
+            )
+        if raw is None and message.path is not None:
+            raw = message.path.read_bytes()
+        assert raw is not None
+        try:
+            self.services(engine).grants.record(grant_record_from_licence(licence, raw))
+        except (InvalidGrantError, IdempotencyConflictError) as exc:
+            return _refused(
+                MessageError(
+                    "LicenceStateRefused",
+                    f"the grant register refused licence {licence.licence.licence_id}'s "
+                    f"state {licence.licence.licence_status}: {exc}",
+                    path=f"{root}/LicenceId",
+                    status=MessageStatus.BUSINESS_RULE_VIOLATION,
+                )
+            )
+        return ActionResult()
 
     def settle(
         self, message: Accepted, raw: bytes | None, received: ReceivedMessage, engine: Engine

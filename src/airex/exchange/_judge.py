@@ -154,7 +154,12 @@ class _Judging(_Acknowledging):
 
     def _should_act(self, verdict: Verdict, row: ReceivedMessage) -> bool:
         cmo = self.settings.cmo_party_id
-        return cmo is not None and cmo in verdict.recipients and not verdict.header.test
+        if cmo is None or verdict.header.test:
+            return False
+        if cmo in verdict.recipients:
+            return True
+        own: frozenset[str] = getattr(self.actions, "records_sent", frozenset())
+        return verdict.header.sender == cmo and verdict.header.message_type in own
 
     def _act(
         self, verdict: Verdict, row: ReceivedMessage, raw: bytes | None
@@ -185,6 +190,13 @@ class _Judging(_Acknowledging):
                 f"the CMO's actions returned {type(result).__name__}, not an ActionResult, "
                 f"for {verdict.header.message_type} {verdict.header.message_id}"
             )
+        cmo = self.settings.cmo_party_id
+        own = verdict.header.sender == cmo and cmo not in verdict.recipients
+        refused = result.status not in (None, MessageStatus.MESSAGE_ACCEPTED)
+        if own and refused:  # the CMO's own message its actions refused: never routed
+            assert result.status is not None
+            verdict.status, verdict.errors = result.status, list(result.errors)
+            return verdict, None, None
         if not verdict.deferred or result.validated:
             verdict.deferred = False
             return verdict, result, None

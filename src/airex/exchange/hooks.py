@@ -57,6 +57,13 @@ Rules the actions must keep (the pipeline relies on them):
 Test messages (``MessageControlType`` ``TestMessage``) are routed and acknowledged but not
 acted on.
 
+**The CMO's own messages.** Actions that keep a record of some of the messages the CMO
+itself sends through the exchange (its drop folder, ``airex send``) name those families in an
+attribute ``records_sent`` (a set of family names; ``airex.cmo``'s: ``LicenceMessage``, so
+that a licence Suspended, Revoked or Expired reaches the grant register): ``act`` is called
+for such a message, sent by the CMO, once it passed every check and before it is routed; a
+refusal keeps it from being routed, and the CMO is acknowledged as any sender.
+
 **One pass over a usage report.** A usage report is validated as a stream, and pricing it
 reads it as a stream again. Actions that validate a streamed family in the same pass that
 acts on it name it in an attribute ``validates_streamed`` (a set of family names): for those

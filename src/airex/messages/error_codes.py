@@ -246,6 +246,11 @@ CODES: dict[str, ErrorCode] = {
             "a PaymentDate before the invoice's issue or after the payment was received",
         ),
         ErrorCode("ZeroPayment", _BR, "a payment applies no amount above zero"),
+        ErrorCode(
+            "LicenceStateRefused",
+            _BR,
+            "the grant register cannot take a licence state the CMO sends (not its licence)",
+        ),
     ]
 }
 
