@@ -279,3 +279,56 @@ def test_a_large_file_is_streamed_into_the_store_never_held(env: Env) -> None:
     for stored in env.settings.store_dir.rglob("*"):
         if stored.is_file() and stored.stat().st_size > 1 << 20:
             stored.unlink()
+
+
+def test_a_stale_incomplete_zip_never_overwrites_a_fresh_upload(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zip without its BatchComplete file is given back under its name; when the party
+    uploaded a new zip of that name meanwhile, the new one is kept and the stale one set
+    aside (it used to overwrite the fresh upload)."""
+    import zipfile
+
+    drop = env.drop(DEV)
+    with zipfile.ZipFile(drop / "20260101000000000.zip", "w") as stale:
+        member = zipfile.ZipInfo("request.xml")
+        member.external_attr = 0o100644 << 16  # a regular file, as zip tools write it
+        stale.writestr(member, licence_request())
+    exchange = env.exchange()
+    real = exchange.receive_path
+
+    def racing(path: object, **kwargs: object) -> object:
+        intake = real(path, **kwargs)  # type: ignore[arg-type]
+        (drop / "20260101000000000.zip").write_bytes(b"the fresh upload")
+        return intake
+
+    monkeypatch.setattr(exchange, "receive_path", racing)
+    assert _scan(exchange) == 0
+    assert (drop / "20260101000000000.zip").read_bytes() == b"the fresh upload"
+    assert [name for name, _ in _rejected(env, DEV)] == ["20260101000000000.zip"]
+
+
+def test_a_zip_written_by_python_s_writestr_is_taken(env: Env, tmp_path: Path) -> None:
+    """A batch zip whose members carry permission bits but no file type (what
+    ``zipfile.writestr`` writes) is a batch of regular files, not refused as unsafe; a member
+    that says it is a link still is."""
+    import zipfile
+
+    from airex.batch import verify
+
+    packed = pack([licence_request()], tmp_path / "out", sender=DEV)
+    plain = tmp_path / f"{packed.path.name}.zip"
+    with zipfile.ZipFile(plain, "w") as archive:
+        for path in sorted(packed.path.iterdir()):
+            archive.writestr(path.name, path.read_bytes())
+    report = verify(plain)
+    assert not report.refused
+    assert [str(e.status) for e in report.entries] == ["MessageAccepted"]
+    linked = tmp_path / "linked.zip"
+    with zipfile.ZipFile(linked, "w") as archive:
+        for path in sorted(packed.path.iterdir()):
+            member = zipfile.ZipInfo(path.name)
+            member.create_system = 3
+            member.external_attr = 0o120777 << 16  # a symbolic link
+            archive.writestr(member, path.read_bytes())
+    assert verify(linked).refused

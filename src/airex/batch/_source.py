@@ -261,7 +261,8 @@ def _member_type_problem(info: zipfile.ZipInfo) -> str | None:
     if info.create_system == 3 and mode:  # Unix attributes are meaningful
         if stat.S_ISLNK(mode):
             return "a symbolic link"
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        # permission bits with no file type (Python's zipfile.writestr writes 0o600): a file
+        if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             return "not a regular file"
     if info.flag_bits & 0x1:
         return "encrypted"

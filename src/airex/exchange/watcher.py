@@ -187,7 +187,12 @@ class DropWatcher:
                     party.party_id,
                     back,
                 )
-                os.rename(path, back)
+                try:  # never over a fresh upload of the same name made meanwhile
+                    os.link(path, back)
+                except FileExistsError:
+                    self._refuse(party, drop, path, _superseded())
+                    continue
+                os.unlink(path)
                 with contextlib.suppress(OSError, EntryRefused):  # else refused at next scan
                     self._incomplete[back] = look(back)
                 continue
@@ -267,6 +272,15 @@ class DropWatcher:
         if pending:
             log.info("%s: taking %d file(s) a stopped watcher left", party.party_id, len(pending))
             self._receive(party, pending)  # counted when it was first seen
+
+
+def _superseded() -> MessageError:
+    return MessageError(
+        "ArchiveUnreadable",
+        "a zip without its BatchComplete file, superseded by a newer upload of the same name "
+        "while it was looked at: the newer one is kept, this one set aside",
+        status=MessageStatus.XML_NOT_WELL_FORMED,
+    )
 
 
 def _unreadable(exc: OSError) -> MessageError:
