@@ -59,3 +59,12 @@ def test_the_exchange_refuses_it_and_acknowledges(embedded: Env) -> None:
     assert found is not None
     assert 0 < len(codes(found[1])[0]) <= 1000
     assert embedded.scalar("SELECT count(*) FROM exchange_inbox") == 0
+
+
+@pytest.mark.parametrize("codec", ["utf-32", "utf-32-le", "utf-32-be"])
+def test_utf32_is_read_with_or_without_its_byte_order_mark(codec: str) -> None:
+    """UTF-32 without a byte order mark was accepted and with one refused; both are read."""
+    document = '<?xml version="1.0" encoding="UTF-32"?><a>é</a>'.encode(codec)
+    if codec == "utf-32-be":
+        document = b"\x00\x00\xfe\xff" + document
+    assert parse_xml(document).getroot().text == "é"

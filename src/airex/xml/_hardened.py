@@ -308,9 +308,25 @@ class _Gate:
                 self._sniffer = None
 
 
+_UTF32_BOMS: Final = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
+
+
+def _without_utf32_bom(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """``chunks`` with a UTF-32 byte order mark dropped: libxml2 reads UTF-32 from its first
+    ``<`` but stops at the mark (UTF-8 and UTF-16 marks it reads itself)."""
+    first = True
+    for chunk in chunks:
+        if first:
+            first = False
+            if chunk[:4] in _UTF32_BOMS:
+                chunk = chunk[4:]
+        yield chunk
+
+
 def _parse_chunks(
     chunks: Iterable[bytes], limits: ParseLimits, name: str | None
 ) -> etree._ElementTree:
+    chunks = _without_utf32_bom(chunks)
     base_url = _base_url(name)
     parser = etree.XMLPullParser(events=("start", "end"), base_url=base_url, **_PARSER_OPTIONS)
     gate = _Gate(limits, name)
