@@ -68,3 +68,16 @@ def test_utf32_is_read_with_or_without_its_byte_order_mark(codec: str) -> None:
     if codec == "utf-32-be":
         document = b"\x00\x00\xfe\xff" + document
     assert parse_xml(document).getroot().text == "é"
+
+
+@pytest.mark.parametrize("levels", [150, 300, 30_000])
+def test_deep_nesting_is_refused_as_too_deep(levels: int) -> None:
+    """Nesting beyond libxml2's own limit (256) used to come back as XmlNotWellFormed; every
+    depth over the limit (100) is DepthLimitExceeded."""
+    document = (
+        b"<WorkDeclarationMessage xmlns='urn:airex:xml:1'>"
+        + b"<a>" * levels
+        + b"</a>" * levels
+        + b"</WorkDeclarationMessage>"
+    )
+    assert [e.code for e in check(document).errors] == ["DepthLimitExceeded"]

@@ -358,6 +358,7 @@ def _parse_chunks(
         try:
             parser.feed(chunk)
         except etree.XMLSyntaxError as exc:
+            drain()  # nesting over the limit, read before libxml2's own limit (256) stopped
             raise _syntax_error(parser, exc, name) from None
         # With resolve_entities=False lxml stops quietly on an undefined entity: look at the log.
         _raise_logged_error(parser, name)
