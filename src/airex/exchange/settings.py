@@ -38,8 +38,9 @@ Only :meth:`ExchangeSettings.from_env` reads the environment, and never at impor
 ``AIREX_MAX_MESSAGE_BYTES``, ``AIREX_MAX_BATCH_BYTES``
     the largest file a party may hand in (default 2 GiB: a usage report of ~10 M XML
     records; larger reports travel as split flat files), and the most a batch may hold,
-    its files together, uncompressed (default 128 MiB: a batch is read into memory to be
-    checked; big reports travel alone). A larger file is refused (``SizeLimitExceeded``,
+    its files together, uncompressed (default 1 GiB, as ``airex.batch.BatchLimits``: a
+    batch is still read into memory to be checked, so this also bounds what one batch costs
+    ``airex serve``; lower it where memory is short). A larger file is refused (``SizeLimitExceeded``,
     moved to ``drop/.rejected/``) before it is stored; a dropped file is streamed into the
     store, never held in memory.
 ``AIREX_TASK_TIME_LIMIT``, ``AIREX_WORKER_MEMORY_LIMIT``
@@ -159,7 +160,7 @@ class ExchangeSettings:
     settle_time: float = 1.0
     parts_timeout: float = 86_400.0
     max_message_bytes: int = 2 * 1024**3
-    max_batch_bytes: int = 128 * 1024**2
+    max_batch_bytes: int = 1024**3
     task_time_limit: float = 3600.0
     worker_memory_limit: int = 4 * 1024**3
     actions: str | None = None

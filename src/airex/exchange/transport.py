@@ -76,12 +76,15 @@ class EmbeddedChannel(filesystem.Channel):
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
-                os.write(fd, data)
+                view = memoryview(data)
+                while view:  # a write may be short; a full disk raises
+                    view = view[os.write(fd, view) :]
                 os.fsync(fd)
             finally:
                 os.close(fd)
             os.rename(temporary, folder / name)
         except OSError as exc:
+            temporary.unlink(missing_ok=True)  # never a half message left behind
             raise ChannelError(f"cannot add a message to queue {queue!r} in {folder}") from exc
 
     def _get(self, queue: str, timeout: float | None = None) -> Any:
