@@ -877,10 +877,11 @@ hash_sums: st.SearchStrategy[HashSum] = st.sampled_from(HashSumAlgorithmType).fl
     )
 )
 
-_SEGMENT_CHARS = XML_CHARS.filter(lambda c: c not in "/\\\r\n")
+_SEGMENT_CHARS = XML_CHARS.filter(lambda c: c not in "/\\" and not (ord(c) < 32 or ord(c) == 127))
 
-#: Paths relative to the batch folder: non-empty /-separated segments, no backslash, no ..
-#: segment, and a first segment with no colon that does not start with white space.
+#: Paths relative to the batch folder: non-empty /-separated segments, no backslash, no
+#: control character, no .. segment, and a first segment with no colon that does not start
+#: with white space.
 _segments = st.one_of(
     st.sampled_from(["messages", "2026-01", ".", "Bericht Q1 (endgültig).xml", "a&b<c>.xml"]),
     st.text(_SEGMENT_CHARS, min_size=1, max_size=20).filter(lambda s: s != ".."),

@@ -7,8 +7,10 @@ refuses the document at the first one over the limit, before any schema work.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from exchange_support import DEV, Env, codes
+from exchange_support import DEV, Env, codes, licence_request
 
 from airex.errors import XmlSecurityError
 from airex.messages import check
@@ -81,3 +83,19 @@ def test_deep_nesting_is_refused_as_too_deep(levels: int) -> None:
         + b"</WorkDeclarationMessage>"
     )
     assert [e.code for e in check(document).errors] == ["DepthLimitExceeded"]
+
+
+def test_a_manifest_url_with_control_characters_is_refused(tmp_path: Path) -> None:
+    """A MessageInBatch URL holding a tab or a newline (XML allows them in text) is refused
+    InvalidBatchUrl, as a ``..`` segment is."""
+    from airex.batch import pack, verify
+
+    packed = pack([licence_request()], tmp_path / "out", sender=DEV)
+    manifest = next(packed.path.glob("BatchComplete_*.xml"))
+    text = manifest.read_text(encoding="utf-8")
+    (entry,) = [p.name for p in packed.path.iterdir() if p != manifest]
+    manifest.write_text(text.replace(f">{entry}<", f">{entry}&#9;x<"), encoding="utf-8")
+    report = verify(packed.path)
+    codes = {e.code for e in report.manifest_errors}
+    codes |= {e.code for entry in report.entries for e in entry.errors}
+    assert "InvalidBatchUrl" in codes

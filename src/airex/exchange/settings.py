@@ -40,9 +40,9 @@ Only :meth:`ExchangeSettings.from_env` reads the environment, and never at impor
     records; larger reports travel as split flat files), and the most a batch may hold,
     its files together, uncompressed (default 1 GiB, as ``airex.batch.BatchLimits``: a
     batch is still read into memory to be checked, so this also bounds what one batch costs
-    ``airex serve``; lower it where memory is short). A larger file is refused (``SizeLimitExceeded``,
-    moved to ``drop/.rejected/``) before it is stored; a dropped file is streamed into the
-    store, never held in memory.
+    ``airex serve``; lower it where memory is short). A larger file is refused
+    (``SizeLimitExceeded``, moved to ``drop/.rejected/``) before it is stored; a dropped file
+    is streamed into the store, never held in memory.
 ``AIREX_TASK_TIME_LIMIT``, ``AIREX_WORKER_MEMORY_LIMIT``
     how many seconds one processing task may run (default 3600; then the messages it was
     processing go to the dead letters with the reason, never retried), and how many bytes of

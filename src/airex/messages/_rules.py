@@ -375,6 +375,8 @@ def _manifest(root: Element) -> Iterator[_Finding]:
             yield _error(
                 "InvalidBatchUrl", url_el, f"URL {url_el.text!r} leaves the batch folder (..)"
             )
+        elif url_el is not None and any(ord(c) < 32 or ord(c) == 127 for c in (url_el.text or "")):
+            yield _error("InvalidBatchUrl", url_el, f"URL {url_el.text!r} holds control characters")
         hash_el = entry.find(f"{_q('HashSum')}/{_q('HashSumValue')}")
         algorithm = entry.findtext(f"{_q('HashSum')}/{_q('HashSumAlgorithmType')}", "")
         if hash_el is not None:

@@ -106,7 +106,9 @@ CODES: dict[str, ErrorCode] = {
         ErrorCode("MessageCountMismatch", _BR, "NumberOfMessages differs from the entries"),
         ErrorCode("InvalidBatchId", _BR, "BatchId is not a real UTC date and time"),
         ErrorCode("HashSumLengthMismatch", _BR, "a hash's length does not fit its algorithm"),
-        ErrorCode("InvalidBatchUrl", _BR, "a batch URL leaves the batch folder (.. segment)"),
+        ErrorCode(
+            "InvalidBatchUrl", _BR, "a batch URL leaves the batch folder (..) or has control codes"
+        ),
         # --- batches (airex.batch): the files of a batch against its manifest ---
         ErrorCode("FileMissing", _HASH, "a file the manifest lists is not in the batch"),
         ErrorCode("FileSizeMismatch", _HASH, "a file's size is not the manifest's FileSize"),
