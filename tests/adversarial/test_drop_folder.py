@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from exchange_support import CMO, DEV, RH1, Env, codes, licence_request, payment
+from exchange_support import CMO, DEV, RH1, Env, codes, licence_request, payment, remove_deep
 
 from airex.batch import pack
 from airex.exchange import DropWatcher, Exchange
@@ -141,22 +141,7 @@ def test_sockets_odd_names_and_deep_folders_cost_only_themselves(env: Env, tmp_p
     assert _scan(exchange) == 0
     assert len(_rejected(env, DEV)) == 3
     for path in (env.drop(DEV) / ".rejected").glob("*__20260101000000000"):
-        _remove_deep(path)  # pytest's own clean-up would recurse 1 200 deep
-
-
-def _remove_deep(folder: Path) -> None:
-    """Remove a tree of nested folders without recursion."""
-    chain = [folder]
-    while True:
-        inner = [p for p in chain[-1].iterdir() if p.is_dir() and not p.is_symlink()]
-        for path in chain[-1].iterdir():
-            if not path.is_dir() or path.is_symlink():
-                path.unlink()
-        if not inner:
-            break
-        chain.extend(inner[:1])
-    for path in reversed(chain):
-        path.rmdir()
+        remove_deep(path)  # pytest's own clean-up would recurse 1 200 deep
 
 
 def test_links_are_never_followed(env: Env, tmp_path: Path) -> None:

@@ -381,3 +381,19 @@ def iter_inbox_acks(env: Env, party_id: str) -> Iterator[tuple[str, bytes]]:
     for name, data in env.inbox_files(party_id).items():
         if name.startswith("ACK_"):
             yield name, data
+
+
+def remove_deep(folder: Path) -> None:
+    """Remove a tree of nested folders (an adversarial test's, 1 200 deep) without recursion:
+    down the one chain of folders, then each folder from the deepest up."""
+    chain = [folder]
+    while True:
+        inner = [p for p in chain[-1].iterdir() if p.is_dir() and not p.is_symlink()]
+        for path in chain[-1].iterdir():
+            if not path.is_dir() or path.is_symlink():
+                path.unlink()
+        if not inner:
+            break
+        chain.append(inner[0])
+    for path in reversed(chain):
+        path.rmdir()
