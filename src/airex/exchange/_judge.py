@@ -115,25 +115,8 @@ class _Judging(_Acknowledging):
         if verdict.path is None:
             return super()._route(row, verdict)
         header = verdict.header
-        headers = {
-            "airex-kind": "message",
-            "airex-message-type": header.message_type,
-            "airex-message-id": header.message_id,
-            "airex-sender": header.sender,
-        }
-        owed: list[ob.Owed] = []
-        for sha, name in delivered_files(verdict.path, header.sender, header.message_id):
-            for party_id in verdict.recipients:
-                owed.extend(
-                    self._deliveries(
-                        verdict.parties[party_id],
-                        file_name=name,
-                        received_id=row.id,
-                        headers={**headers, "airex-file-name": name},
-                        sha256=sha,
-                    )
-                )
-        return owed
+        files = delivered_files(verdict.path, header.sender, header.message_id)
+        return self._route_files(verdict, row.id, files)
 
     def _verdict(
         self, raw: bytes | None, row: ReceivedMessage, inspection: Inspection | None = None

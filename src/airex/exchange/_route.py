@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +70,17 @@ class _Routing(_Base):
 
     def _route_bytes(self, verdict: Verdict, received_id: int, sha256: str) -> list[ob.Owed]:
         """What delivering the stored bytes ``sha256`` of an accepted message (received, or
-        the CMO's answer to ``received_id``) to each of its recipients owes."""
+        the CMO's answer to ``received_id``) to each of its recipients owes: one file,
+        ``<sender>_<MessageId>.xml``."""
+        header = verdict.header
+        name = f"{header.sender}_{header.message_id}.xml"
+        return self._route_files(verdict, received_id, [(sha256, name)])
+
+    def _route_files(
+        self, verdict: Verdict, received_id: int, files: Sequence[tuple[str, str]]
+    ) -> list[ob.Owed]:
+        """What delivering ``files`` (stored hash, name), the files of one accepted message,
+        to each of its recipients owes."""
         header = verdict.header
         headers = {
             "airex-kind": "message",
@@ -77,18 +88,18 @@ class _Routing(_Base):
             "airex-message-id": header.message_id,
             "airex-sender": header.sender,
         }
-        owed: list[ob.Owed] = []
-        for party_id in verdict.recipients:
-            owed.extend(
-                self._deliveries(
-                    verdict.parties[party_id],
-                    file_name=f"{header.sender}_{header.message_id}.xml",
-                    received_id=received_id,
-                    headers=headers,
-                    sha256=sha256,
-                )
+        return [
+            owed
+            for sha256, name in files
+            for party_id in verdict.recipients
+            for owed in self._deliveries(
+                verdict.parties[party_id],
+                file_name=name,
+                received_id=received_id,
+                headers=headers,
+                sha256=sha256,
             )
-        return owed
+        ]
 
     def _answers(
         self, connection: Connection, row: ReceivedMessage, answers: list[_Answer], now: datetime
