@@ -31,6 +31,7 @@ from airex.exchange.verdict import (
     complete_header,
     identifier_or_none,
     party_id_or_none,
+    read_through,
 )
 from airex.messages.codes import MessageControlType
 from airex.messages.common import MessageHeader
@@ -176,25 +177,16 @@ def inspect_flat(paths: list[Path]) -> Inspection:
     read its header; errors cite each file by the name it was handed in under."""
     from airex.formats.usage import FlatUsageReader
 
-    class Capped(FlatUsageReader):
-        """Stops at :data:`MAX_STREAM_ERRORS` errors: bounded memory and time."""
-
-        def _fail(self, error: MessageError) -> None:
-            self.errors.append(error)
-            if len(self.errors) >= MAX_STREAM_ERRORS:
-                raise _TooManyErrors
-
-    reader = Capped([str(p) for p in paths], strict=False)
-    try:
-        for _ in reader:
-            pass
-    except _TooManyErrors:
-        pass
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+    reader, broken = read_through(
+        FlatUsageReader,
+        [str(p) for p in paths],
+        unreadable=(OSError, EOFError, zlib.error, gzip.BadGzipFile),
+    )
+    if broken is not None:
         reader.errors.append(
             MessageError(
                 "FlatFileInvalid",
-                f"the file cannot be read: {exc}",
+                f"the file cannot be read: {broken}",
                 status=MessageStatus.SCHEMA_INVALID,
                 file=paths[0].name,
             )
@@ -246,10 +238,6 @@ def _header_of(message: MessageHeader, line: int) -> Header:
         test=message.message_control_type == MessageControlType.TEST_MESSAGE,
         on_behalf_of=behalf.party_id if behalf is not None else None,
     )
-
-
-class _TooManyErrors(Exception):
-    """Raised inside the reader to stop it once enough errors were found."""
 
 
 def _named(error: MessageError) -> MessageError:

@@ -38,6 +38,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -56,6 +57,7 @@ __all__ = [
     "inspect",
     "inspect_stored",
     "judge",
+    "read_through",
     "stored_header",
 ]
 
@@ -366,18 +368,7 @@ def inspect_stored(path: Path, name: str | None = None) -> Inspection | None:
     if streamed_family(path) is None:
         return None
 
-    class Capped(XmlUsageReader):
-        def _fail(self, error: MessageError) -> None:
-            self.errors.append(error)
-            if len(self.errors) >= MAX_STREAM_ERRORS:
-                raise _TooManyErrors
-
-    reader = Capped(str(path), strict=False)
-    try:
-        for _ in reader:
-            pass
-    except _TooManyErrors:
-        pass
+    reader, _ = read_through(XmlUsageReader, str(path))
     errors = [e if e.file is None else replace(e, file=name) for e in reader.errors]
     try:
         header = _streamed_header(path, "UsageReportMessage")
@@ -411,6 +402,32 @@ def complete_header(header: Header) -> bool:
 
 class _TooManyErrors(Exception):
     """Raised inside a reader to stop it once enough errors were found."""
+
+
+def read_through(
+    reader_class: Any, source: Any, *, unreadable: tuple[type[BaseException], ...] = ()
+) -> tuple[Any, BaseException | None]:
+    """Read every record of ``reader_class(source, strict=False)`` (a usage report reader of
+    :mod:`airex.formats.usage`), stopping once it has found :data:`MAX_STREAM_ERRORS`
+    errors: a hostile report costs bounded memory and time. Returns the reader (its
+    ``errors``, its header) and the exception of ``unreadable`` that broke the reading off,
+    if one did."""
+
+    class Capped(reader_class):  # type: ignore[misc]
+        def _fail(self, error: MessageError) -> None:
+            self.errors.append(error)
+            if len(self.errors) >= MAX_STREAM_ERRORS:
+                raise _TooManyErrors
+
+    reader = Capped(source, strict=False)
+    try:
+        for _ in reader:
+            pass
+    except _TooManyErrors:
+        pass
+    except unreadable as exc:
+        return reader, exc
+    return reader, None
 
 
 def _streamed_header(path: Path, message_type: str) -> Header:
