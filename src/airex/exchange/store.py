@@ -37,6 +37,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_many",
     "sha256_of",
+    "write_all",
 ]
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -63,6 +64,13 @@ class TooLargeError(StoreError):
         super().__init__(f"more than {limit} bytes (read {size} before stopping)")
         self.size = size
         self.limit = limit
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to the file descriptor ``fd`` (a write may be short)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def sha256_of(data: bytes) -> str:
@@ -143,10 +151,7 @@ def _write_file(path: Path, data: bytes) -> None:
     temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        write_all(fd, data)
         os.fsync(fd)
     except BaseException:
         os.close(fd)
@@ -204,9 +209,7 @@ class MessageStore:
                 if len(head) < HEAD_BYTES:
                     head += piece[: HEAD_BYTES - len(head)]
                 digest.update(piece)
-                view = memoryview(piece)
-                while view:
-                    view = view[os.write(fd, view) :]
+                write_all(fd, piece)
             os.fsync(fd)
         except BaseException:
             os.close(fd)

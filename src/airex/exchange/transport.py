@@ -47,6 +47,7 @@ from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
 from airex.exchange.settings import ExchangeSettings
+from airex.exchange.store import write_all
 
 __all__ = [
     "EMBEDDED_TRANSPORT",
@@ -76,9 +77,7 @@ class EmbeddedChannel(filesystem.Channel):
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
-                view = memoryview(data)
-                while view:  # a write may be short; a full disk raises
-                    view = view[os.write(fd, view) :]
+                write_all(fd, data)  # a write may be short; a full disk raises
                 os.fsync(fd)
             finally:
                 os.close(fd)

@@ -460,8 +460,7 @@ def _doctype_error(doctype: str, line: int | None, name: str | None) -> XmlSecur
 def _depth_error(
     element: etree._Element, limits: ParseLimits, name: str | None
 ) -> XmlSecurityError:
-    sourceline: object = element.sourceline  # lxml-stubs leave it untyped
-    line = sourceline if isinstance(sourceline, int) else None
+    line = _line_of(element)
     where = f" at line {line}" if line is not None else ""
     return _security(
         "DepthLimitExceeded",
@@ -474,8 +473,7 @@ def _depth_error(
 def _count_error(
     element: etree._Element, limits: ParseLimits, name: str | None
 ) -> XmlSecurityError:
-    sourceline: object = element.sourceline
-    line = sourceline if isinstance(sourceline, int) else None
+    line = _line_of(element)
     where = f" (at line {line})" if line is not None else ""
     return _security(
         "ElementLimitExceeded",
@@ -483,6 +481,11 @@ def _count_error(
         line,
         name,
     )
+
+
+def _line_of(element: etree._Element) -> int | None:
+    sourceline: object = element.sourceline  # lxml-stubs leave it untyped
+    return sourceline if isinstance(sourceline, int) else None
 
 
 def _size_error(what: str, limits: ParseLimits, name: str | None) -> XmlSecurityError:
