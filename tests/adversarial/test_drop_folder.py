@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from actions_support import run_pending
 from exchange_support import CMO, DEV, RH1, Env, codes, licence_request, payment, remove_deep
 
 from airex.batch import pack
@@ -41,17 +42,6 @@ def _scan(exchange: Exchange) -> int:
     assert not worker.is_alive(), "the drop-folder scan blocked"
     assert result, "the scan raised"
     return result[0]
-
-
-def _process_all(exchange: Exchange) -> None:
-    with exchange.engine.connect() as connection:
-        ids = list(
-            connection.execute(
-                sa.text("SELECT id FROM exchange_received WHERE state = 'pending' ORDER BY id")
-            ).scalars()
-        )
-    for received_id in ids:
-        exchange.deliver(exchange.process(received_id).outbox_ids)
 
 
 def _refusals(env: Env, party: str) -> dict[str, list[str]]:
@@ -96,7 +86,7 @@ def test_a_fifo_named_like_a_message_never_blocks_intake(env: Env) -> None:
     _well_behaved(env)
     exchange = env.exchange()
     assert _scan(exchange) == 2
-    _process_all(exchange)
+    run_pending(exchange)
     assert _taken(env) == 2
     assert _rejected(env, DEV) == [("x.xml", "NotARegularFile")]
     assert _refusals(env, DEV) == {"x.xml": ["NotARegularFile"]}
@@ -130,7 +120,7 @@ def test_sockets_odd_names_and_deep_folders_cost_only_themselves(env: Env, tmp_p
         assert _scan(exchange) == 2
     finally:
         server.close()
-    _process_all(exchange)
+    run_pending(exchange)
     assert _taken(env) == 2
     assert sorted(_rejected(env, DEV)) == [
         ("20260101000000000", "FolderTooDeep"),
@@ -162,7 +152,7 @@ def test_links_are_never_followed(env: Env, tmp_path: Path) -> None:
     _well_behaved(env)
     exchange = env.exchange()
     assert _scan(exchange) == 2
-    _process_all(exchange)
+    run_pending(exchange)
     assert _taken(env) == 2
     assert sorted(_rejected(env, DEV)) == sorted(
         [
@@ -191,7 +181,7 @@ def test_a_link_inside_a_batch_folder_refuses_the_batch(env: Env, tmp_path: Path
     packed.path.rename(target)
     exchange = env.exchange()
     assert _scan(exchange) == 0
-    _process_all(exchange)
+    run_pending(exchange)
     assert _rejected(env, DEV) == [(packed.path.name, "NotARegularFile")]
     assert env.scalar("SELECT count(*) FROM exchange_batch") == 0
 
@@ -218,7 +208,7 @@ def test_a_file_over_the_byte_limit_is_refused_before_it_is_stored(env: Env) -> 
     _well_behaved(env)
     exchange = env.exchange()
     assert _scan(exchange) == 2
-    _process_all(exchange)
+    run_pending(exchange)
     assert sorted(_rejected(env, DEV)) == [
         ("big.xml", "SizeLimitExceeded"),
         ("sparse.xml", "SizeLimitExceeded"),
